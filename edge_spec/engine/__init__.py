@@ -1,0 +1,1 @@
+"""The decoding engine: numpy only, backend-agnostic."""

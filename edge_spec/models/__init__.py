@@ -1,0 +1,1 @@
+"""PyTorch modules and training for drafters (draft LM, adapter, heads). Export-time only."""

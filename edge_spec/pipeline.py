@@ -1,0 +1,171 @@
+"""The library's front door: load a bundle, generate text.
+
+    pipe = Pipeline.load("bundle", backend="openvino", device="CPU")
+    result = pipe.generate("def fib(n):", max_new_tokens=64)
+    print(result.text, result.stats.tokens_per_s)
+
+A Pipeline owns one target session (and its KV cache): use it from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge_spec.bundle import load_manifest
+from edge_spec.drafters import DRAFTERS
+from edge_spec.engine.generate import StopRule, greedy_decode
+from edge_spec.engine.stats import GenerationStats
+from edge_spec.engine.streaming import TextStream
+from edge_spec.errors import EdgeSpecError
+from edge_spec.runtimes import open_target
+from edge_spec.tokenizer import BundleTokenizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GenerationConfig:
+    """How to generate. Invalid values raise at construction, naming the field."""
+
+    max_new_tokens: int = 256
+    stop_strings: tuple[str, ...] = ()
+    ignore_eos: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_new_tokens, int) or self.max_new_tokens <= 0:
+            raise ValueError(f"max_new_tokens must be a positive integer, got {self.max_new_tokens!r}")
+        self.stop_strings = tuple(self.stop_strings)
+        if any(not s for s in self.stop_strings):
+            raise ValueError("stop_strings must not contain an empty string")
+
+
+@dataclass
+class GenerationResult:
+    text: str
+    tokens: list[int]
+    stats: GenerationStats
+    top2_margins: list[float] = field(default_factory=list)
+
+
+class Pipeline:
+    """A loaded bundle: tokenizer + target session (+ drafters)."""
+
+    def __init__(self, root: Path, manifest, tokenizer: BundleTokenizer, session, drafter: str):  # noqa: ANN001
+        self.root = root
+        self.manifest = manifest
+        self.tokenizer = tokenizer
+        self.session = session
+        self.drafter = drafter
+
+    @classmethod
+    def load(
+        cls,
+        bundle: str | Path,
+        backend: str = "openvino",
+        device: str = "CPU",
+        drafter: str = "none",
+        exact: bool = False,
+    ) -> Pipeline:
+        """Validate the bundle, then compile its target for BACKEND on DEVICE.
+
+        exact=True: f32 compute everywhere (greedy output equals plain decoding token for
+        token); the default picks the device's fastest numerics, measured once and cached.
+        """
+        if drafter not in DRAFTERS:
+            raise EdgeSpecError(f"drafter {drafter!r} is unknown; choose from {', '.join(DRAFTERS)}")
+        root, manifest = load_manifest(bundle)
+        tokenizer = BundleTokenizer(root / manifest.tokenizer["dir"])
+        session = open_target(root, manifest, backend, device, exact)
+        log.info("loaded %s on %s/%s (%s)", root, backend, device, getattr(session, "numerics", ""))
+        return cls(root, manifest, tokenizer, session, drafter)
+
+    def encode(self, prompt: str | list[int] | list[dict[str, str]]) -> list[int]:
+        """Text -> ids; a list of {"role", "content"} messages goes through the chat template."""
+        if isinstance(prompt, str):
+            ids = self.tokenizer.encode(prompt)
+        elif prompt and all(isinstance(m, dict) for m in prompt):
+            ids = self.tokenizer.apply_chat_template(prompt)  # type: ignore[arg-type]
+        else:
+            ids = [int(t) for t in prompt]  # type: ignore[union-attr]
+        if not ids:
+            raise EdgeSpecError("the prompt is empty")
+        limit = self.manifest.target.max_positions
+        if len(ids) >= limit:
+            raise EdgeSpecError(f"the prompt has {len(ids)} tokens; this model's context is {limit}")
+        return ids
+
+    def generate(
+        self,
+        prompt: str | list[int] | list[dict[str, str]],
+        config: GenerationConfig | None = None,
+        *,
+        max_new_tokens: int | None = None,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+        record_margins: bool = False,
+    ) -> GenerationResult:
+        """Generate a continuation of PROMPT from a fresh cache (greedy)."""
+        if config is None:
+            config = GenerationConfig(max_new_tokens=max_new_tokens or GenerationConfig.max_new_tokens)
+        elif max_new_tokens is not None:
+            config = GenerationConfig(max_new_tokens, config.stop_strings, config.ignore_eos)
+        ids = self.encode(prompt)
+        room = self.manifest.target.max_positions - len(ids)
+        rule = StopRule(
+            max_new_tokens=min(config.max_new_tokens, room),
+            eos_token_ids=frozenset() if config.ignore_eos else self.tokenizer.eos_token_ids,
+            stop_strings=config.stop_strings,
+            cancel=cancel,
+        )
+        stream = TextStream(self.tokenizer.decode)
+
+        def on_tokens(new: list[int]) -> str:
+            delta = stream.push(new)
+            if delta and on_text:
+                on_text(delta)
+            return stream.text
+
+        self.session.reset()
+        result = greedy_decode(self.session, ids, rule, on_tokens, record_margins=record_margins)
+        tail = stream.flush()
+        if tail and on_text:
+            on_text(tail)
+        result.stats.numerics = getattr(self.session, "numerics", "")
+        text = self.tokenizer.decode(result.tokens)
+        return GenerationResult(
+            text=text, tokens=result.tokens, stats=result.stats, top2_margins=result.top2_margins
+        )
+
+    def stream(
+        self, prompt: str | list[int] | list[dict[str, str]], config: GenerationConfig | None = None
+    ) -> Iterator[str]:
+        """Yield text pieces as they are produced (runs generate on a worker thread)."""
+        import queue
+
+        pieces: queue.Queue = queue.Queue()
+        done = object()
+        cancel = threading.Event()
+        error: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                self.generate(prompt, config, on_text=pieces.put, cancel=cancel)
+            except BaseException as exc:  # re-raised in the caller's thread
+                error.append(exc)
+            finally:
+                pieces.put(done)
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        try:
+            while (piece := pieces.get()) is not done:
+                yield piece
+        finally:
+            cancel.set()
+            worker.join()
+        if error:
+            raise error[0]

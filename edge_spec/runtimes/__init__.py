@@ -1,0 +1,47 @@
+"""Backends that run the spec-layout graphs. Each imports its runtime lazily.
+
+`open_target` is the one entry point: it picks the bundle's file for the backend and returns a
+`TargetSession` the engine drives without knowing which runtime is underneath.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_spec.bundle import Manifest
+from edge_spec.errors import BundleError, EdgeSpecError
+from edge_spec.runtimes.base import ForwardResult, TargetSession
+
+BACKENDS = ("openvino", "onnxruntime")
+_FORMAT_OF = {"openvino": "openvino", "onnxruntime": "onnx"}
+
+__all__ = ["BACKENDS", "ForwardResult", "TargetSession", "list_devices", "open_target"]
+
+
+def open_target(root: Path, manifest: Manifest, backend: str, device: str, exact: bool) -> TargetSession:
+    if backend not in BACKENDS:
+        raise EdgeSpecError(f"--backend {backend}: unknown; choose from {', '.join(BACKENDS)}")
+    fmt = _FORMAT_OF[backend]
+    entry = manifest.target.formats.get(fmt)
+    if entry is None:
+        have = ", ".join(manifest.target.formats) or "none"
+        raise BundleError(
+            f"{root}: has no {fmt} model for --backend {backend} (it has: {have}); "
+            f"re-export with --format {fmt} or --format both"
+        )
+    path = root / entry["path"]
+    if backend == "openvino":
+        from edge_spec.runtimes.openvino import OpenVINOSession
+
+        return OpenVINOSession(path, manifest.target, device=device, exact=exact)
+    from edge_spec.runtimes.onnxruntime import OnnxRuntimeSession
+
+    return OnnxRuntimeSession(path, manifest.target, device=device, exact=exact)
+
+
+def list_devices() -> dict[str, list[str]]:
+    """What each backend sees on this machine."""
+    from edge_spec.runtimes import onnxruntime as ort_backend
+    from edge_spec.runtimes import openvino as ov_backend
+
+    return {"openvino": ov_backend.available_devices(), "onnxruntime": ort_backend.available_devices()}

@@ -1,0 +1,76 @@
+"""ONNX Runtime backend: CPU, CUDA and OpenVINO execution providers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from edge_spec.bundle import TargetSpec
+from edge_spec.errors import DeviceError
+from edge_spec.runtimes.base import TargetSession
+
+log = logging.getLogger(__name__)
+
+# edge-spec device name -> execution provider
+PROVIDERS = {
+    "CPU": "CPUExecutionProvider",
+    "CUDA": "CUDAExecutionProvider",
+    "OPENVINO": "OpenVINOExecutionProvider",
+}
+
+
+def available_devices() -> list[str]:
+    import onnxruntime as ort
+
+    present = set(ort.get_available_providers())
+    return [name for name, provider in PROVIDERS.items() if provider in present]
+
+
+def providers_for(device: str) -> list:
+    """Execution providers for DEVICE: "CPU", "CUDA[:id]", "OPENVINO[:CPU|GPU|NPU]"."""
+    import onnxruntime as ort
+
+    base, _, detail = device.partition(":")
+    base = base.upper()
+    present = ort.get_available_providers()
+    if base not in PROVIDERS:
+        raise DeviceError(f"device {device} is unknown to ONNX Runtime; choose from {', '.join(PROVIDERS)}")
+    provider = PROVIDERS[base]
+    if provider not in present:
+        names = [n for n, p in PROVIDERS.items() if p in present]
+        raise DeviceError(
+            f"device {device} needs {provider}, which this onnxruntime does not have; present: {', '.join(names)}"
+        )
+    if base == "CUDA":
+        return [(provider, {"device_id": int(detail or 0)}), "CPUExecutionProvider"]
+    if base == "OPENVINO":
+        return [(provider, {"device_type": (detail or "CPU").upper()}), "CPUExecutionProvider"]
+    return [provider]
+
+
+class OnnxRuntimeSession(TargetSession):
+    backend = "onnxruntime"
+
+    def __init__(self, model_path: Path, spec: TargetSpec, device: str = "CPU", exact: bool = False):
+        import onnxruntime as ort
+
+        super().__init__(spec, device, exact)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        self.numerics = "f32" if exact else "default"
+        self.session = ort.InferenceSession(str(model_path), options, providers=providers_for(device))
+        self._input_names = [i.name for i in self.session.get_inputs()]
+        self._output_names = [o.name for o in self.session.get_outputs()]
+
+    def _run(self, input_ids, position_ids, mask):  # noqa: ANN001, ANN202
+        feeds = {"input_ids": input_ids, "position_ids": position_ids, "attention_mask": mask}
+        for i, (k, v) in enumerate(zip(self.kv.keys, self.kv.values)):
+            feeds[f"past_key.{i}"] = k
+            feeds[f"past_value.{i}"] = v
+        outs = dict(zip(self._output_names, self.session.run(self._output_names, feeds)))
+        layers = self.spec.num_layers
+        keys = [outs[f"new_key.{i}"] for i in range(layers)]
+        values = [outs[f"new_value.{i}"] for i in range(layers)]
+        hidden = {name: value for name, value in outs.items() if name.startswith("hidden_")}
+        return outs["logits"], keys, values, hidden
