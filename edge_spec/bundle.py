@@ -66,9 +66,7 @@ class Manifest:
             data["target"] = TargetSpec(**data["target"])
             return cls(**data)
         except (KeyError, TypeError) as exc:
-            raise BundleError(
-                f"{where}: manifest is missing or has unknown fields ({exc}); re-export"
-            ) from None
+            raise BundleError(f"{where}: manifest is missing or has unknown fields ({exc}); re-export") from None
 
 
 def file_entry(path: Path) -> dict[str, Any]:
@@ -92,9 +90,7 @@ def load_manifest(bundle: str | Path, verify: bool = True) -> tuple[Path, Manife
         raise BundleError(f"{root}: a bundle is a directory (made by `edge-spec export`)")
     path = root / MANIFEST
     if not path.is_file():
-        raise BundleError(
-            f"{root}: not an edge-spec bundle (no {MANIFEST}); make one with `edge-spec export`"
-        )
+        raise BundleError(f"{root}: not an edge-spec bundle (no {MANIFEST}); make one with `edge-spec export`")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -121,9 +117,7 @@ def verify_files(root: Path, manifest: Manifest) -> None:
             raise BundleError(f"{path}: missing from the bundle; re-export it")
         stat = path.stat()
         if stat.st_size != entry["size"]:
-            raise BundleError(
-                f"{path}: corrupt (size {stat.st_size}, expected {entry['size']}); re-export the bundle"
-            )
+            raise BundleError(f"{path}: corrupt (size {stat.st_size}, expected {entry['size']}); re-export the bundle")
         if stamps.is_verified(rel, stat):
             continue
         if sha256_of(path) != entry["sha256"]:

@@ -136,9 +136,7 @@ class Pipeline:
             on_text(tail)
         result.stats.numerics = getattr(self.session, "numerics", "")
         text = self.tokenizer.decode(result.tokens)
-        return GenerationResult(
-            text=text, tokens=result.tokens, stats=result.stats, top2_margins=result.top2_margins
-        )
+        return GenerationResult(text=text, tokens=result.tokens, stats=result.stats, top2_margins=result.top2_margins)
 
     def stream(
         self, prompt: str | list[int] | list[dict[str, str]], config: GenerationConfig | None = None

@@ -70,14 +70,13 @@ def greedy_decode(
             stats.stop_reason = reason
             break
         logits = session.forward(np.asarray([token])).logits[-1]
-    session.kv.commit_all()
+    session.commit()
 
     stats.new_tokens = len(tokens)
     stats.target_forwards = session.forward_calls - calls0
     stats.finish(
         wall_s=time.perf_counter() - start,
         ttft_s=ttft,
-        decode_forwards=stats.target_forwards - 1,
         forward_s=session.forward_seconds - forward_s0,
     )
     return DecodeResult(tokens=tokens, stats=stats, top2_margins=margins)

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 class GenerationStats:
     """Figures for one generate call; never accumulated across calls.
 
-    tau: tokens emitted per target forward after prefill (plain decoding: 1.00).
+    tau: tokens emitted per target forward, prefill included (plain decoding: 1.00).
     tokens_per_s: end to end (new tokens / wall time, prefill included).
     decode_tokens_per_s: new tokens after the first / time after the first token.
     """
@@ -27,10 +27,10 @@ class GenerationStats:
     stop_reason: str = ""
     numerics: str = ""
 
-    def finish(self, wall_s: float, ttft_s: float, decode_forwards: int, forward_s: float) -> None:
+    def finish(self, wall_s: float, ttft_s: float, forward_s: float) -> None:
         self.wall_s = wall_s
         self.ttft_s = ttft_s
-        self.tau = self.new_tokens / decode_forwards if decode_forwards else float(self.new_tokens > 0)
+        self.tau = self.new_tokens / self.target_forwards if self.target_forwards else 0.0
         self.tokens_per_s = self.new_tokens / wall_s if wall_s > 0 else 0.0
         after_first = wall_s - ttft_s
         if self.new_tokens > 1 and after_first > 0:

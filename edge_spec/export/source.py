@@ -50,17 +50,13 @@ def check_model_dir(model: str | Path, trust_remote_code: bool = False) -> Sourc
         )
     model_type = raw.get("model_type")
     architectures = raw.get("architectures") or []
-    if architectures and not any(
-        a.endswith("ForCausalLM") or a.endswith("LMHeadModel") for a in architectures
-    ):
+    if architectures and not any(a.endswith("ForCausalLM") or a.endswith("LMHeadModel") for a in architectures):
         raise ExportError(
             f"{path}: {', '.join(architectures)} is not a causal language model; "
             "edge-spec exports decoder-only LMs (…ForCausalLM)"
         )
     if model_type not in SUPPORTED:
-        raise ExportError(
-            f"{path}: architecture '{model_type}' is not supported; supported: {supported_list()}"
-        )
+        raise ExportError(f"{path}: architecture '{model_type}' is not supported; supported: {supported_list()}")
     if not any(path.glob("*.safetensors")):
         if any(path.glob("*.bin")) or any(path.glob("*.pt")):
             raise ExportError(

@@ -114,9 +114,7 @@ class SpecLayoutModule(torch.nn.Module):
         if window is None:
             return mask
         past_len = mask.shape[-1] - position_ids.shape[-1]
-        key_pos = torch.cat(
-            [torch.arange(past_len, dtype=position_ids.dtype).unsqueeze(0), position_ids], dim=-1
-        )
+        key_pos = torch.cat([torch.arange(past_len, dtype=position_ids.dtype).unsqueeze(0), position_ids], dim=-1)
         too_far = (position_ids[:, :, None] - key_pos[:, None, :]) >= window
         sliding = torch.where(too_far[:, None, :, :], torch.full_like(mask, MASK_MIN), mask)
         if self.arch.mask_mapping:

@@ -87,6 +87,10 @@ class TargetSession(ABC):
         self.kv.append(new_keys, new_values)
         return ForwardResult(logits=logits[0], hidden={k: v[0] for k, v in hidden.items()})
 
+    def commit(self) -> None:
+        """Keep every entry of the last forward (plain decoding, prefill)."""
+        self.kv.commit_all()
+
     def keep(self, indices: list[int] | np.ndarray) -> None:
         """Keep these entries of the last forward (the accepted path), compacted in order."""
         self.kv.keep(indices)

@@ -76,9 +76,7 @@ class OpenVINOSession(TargetSession):
         layers = self.spec.num_layers
         keys = [outs[1 + 2 * i] for i in range(layers)]
         values = [outs[2 + 2 * i] for i in range(layers)]
-        hidden = {
-            name: np.array(outs[i]) for name, i in self._output_index.items() if name.startswith("hidden_")
-        }
+        hidden = {name: np.array(outs[i]) for name, i in self._output_index.items() if name.startswith("hidden_")}
         return np.array(outs[0]), keys, values, hidden
 
     def _fastest_numerics(self) -> str:

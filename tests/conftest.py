@@ -1,0 +1,60 @@
+"""Session-wide fixtures: tiny models and their exported bundles, built once per test run."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from tiny_models import ARCHITECTURES, make_model_dir  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep compiled-model caches and calibrations out of the user's ~/.cache."""
+    os.environ["EDGE_SPEC_CACHE"] = str(tmp_path_factory.mktemp("edge-spec-cache"))
+
+
+class TinyZoo:
+    """Builds each tiny model and bundle on first request, then reuses it."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.models: dict[str, Path] = {}
+        self.bundles: dict[tuple[str, str], Path] = {}
+
+    def model(self, arch: str) -> Path:
+        if arch not in self.models:
+            self.models[arch] = make_model_dir(arch, self.root / "models" / arch)
+        return self.models[arch]
+
+    def bundle(self, arch: str, weights: str = "fp32") -> Path:
+        key = (arch, weights)
+        if key not in self.bundles:
+            from edge_spec.export.exporter import ExportOptions, export_model
+
+            out = self.root / "bundles" / f"{arch}-{weights}"
+            export_model(self.model(arch), out, ExportOptions(formats=("openvino", "onnx"), weights=weights))
+            self.bundles[key] = out
+        return self.bundles[key]
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory: pytest.TempPathFactory) -> TinyZoo:
+    return TinyZoo(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture(params=ARCHITECTURES)
+def arch(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(params=["openvino", "onnxruntime"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
