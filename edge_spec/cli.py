@@ -104,7 +104,9 @@ def export(
         overwrite=overwrite,
     )
     with (
-        Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as progress,
+        Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+        ) as progress,
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore")

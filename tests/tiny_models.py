@@ -6,10 +6,14 @@ slip shows up as a different argmax. Sliding windows are set small so prompts cr
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
-TOKENIZER_DIR = Path(__file__).resolve().parents[2] / "shared" / "bench" / "tokenizer"
+SHARED = Path(os.environ.get("EDGE_SPEC_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+TOKENIZER_DIR = SHARED / "bench" / "tokenizer"
+if not (TOKENIZER_DIR / "tokenizer.json").is_file():
+    raise RuntimeError(f"{TOKENIZER_DIR}: the bench tokenizer is missing; set EDGE_SPEC_SHARED to the shared/ folder")
 VOCAB = 49152
 COMMON = dict(vocab_size=VOCAB, bos_token_id=1, eos_token_id=2, pad_token_id=2)
 SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2)

@@ -87,7 +87,8 @@ def load_torch_model(source: SourceModel, trust_remote_code: bool = False):  # n
             trust_remote_code=trust_remote_code,
             use_safetensors=True,
         )
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise ExportError(f"{source.path}: the weights cannot be loaded ({exc})") from None
+    except Exception as exc:  # safetensors, torch and transformers each raise their own types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"{source.path}: the weights cannot be loaded ({first})") from None
     model.eval()
     return model

@@ -1,0 +1,77 @@
+"""KVCache's logical operations against a plain Python list of entries."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_spec.runtimes.kv_cache import GROWTH, KVCache
+
+
+def entries(cache: KVCache, layer: int = 0) -> list[float]:
+    """The committed entries of one layer, identified by their first element."""
+    return cache.keys[layer][0, 0, : cache.length, 0].tolist()
+
+
+def block(
+    start: int, count: int, layers: int, heads: int = 2, dim: int = 4
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    ids = np.arange(start, start + count, dtype=np.float32)
+    k = [np.broadcast_to(ids[None, None, :, None], (1, heads, count, dim)).copy() for _ in range(layers)]
+    v = [-x for x in k]
+    return k, v
+
+
+operation = st.one_of(
+    st.tuples(st.just("append_keep"), st.integers(1, 20), st.data()),
+    st.tuples(st.just("truncate"), st.integers(0, 1000), st.none()),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(operation, min_size=1, max_size=25))
+def test_operations_match_a_list(ops) -> None:  # noqa: ANN001
+    cache = KVCache(num_layers=2, kv_heads=2, head_dim=4)
+    reference: list[float] = []
+    counter = 0
+    for kind, amount, data in ops:
+        if kind == "append_keep":
+            k, v = block(counter, amount, 2)
+            new_ids = list(range(counter, counter + amount))
+            counter += amount
+            cache.append(k, v)
+            keep = data.draw(st.lists(st.integers(0, amount - 1), unique=True, max_size=amount).map(sorted))
+            cache.keep(keep)
+            reference += [float(new_ids[i]) for i in keep]
+        else:
+            length = min(amount, len(reference))
+            cache.truncate(length)
+            reference = reference[:length]
+        assert entries(cache, 0) == reference
+        assert entries(cache, 1) == reference
+        assert cache.values[1][0, 1, : cache.length, 3].tolist() == [-x for x in reference]
+        assert cache.capacity % GROWTH == 0 and cache.capacity >= cache.length
+
+
+def test_forced_rejection_does_not_leak() -> None:
+    """200 rounds of 'append 8, keep none but the first': length equals what was committed."""
+    cache = KVCache(num_layers=1, kv_heads=1, head_dim=2)
+    for round_ in range(200):
+        k, v = block(round_ * 8, 8, 1, heads=1, dim=2)
+        cache.append(k, v)
+        cache.keep([0])
+    assert cache.length == 200 and cache.pending == 0
+    assert cache.capacity == 256  # room for 200 committed + one 8-token block, nothing more
+    assert entries(cache) == [float(r * 8) for r in range(200)]
+
+
+def test_keep_refuses_indices_outside_the_last_block() -> None:
+    cache = KVCache(num_layers=1, kv_heads=1, head_dim=2)
+    cache.append(*block(0, 3, 1, heads=1, dim=2))
+    try:
+        cache.keep([3])
+    except IndexError as exc:
+        assert "3 pending" in str(exc)
+    else:
+        raise AssertionError("keep([3]) after a 3-entry block should fail")
