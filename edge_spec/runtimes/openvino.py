@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -48,9 +49,6 @@ class OpenVINOSession(TargetSession):
         super().__init__(spec, device, exact)
         self.core = ov.Core()
         check_device(device, list(self.core.available_devices))
-        ov_cache = cache_dir() / "openvino"
-        ov_cache.mkdir(parents=True, exist_ok=True)
-        self.core.set_property({"CACHE_DIR": str(ov_cache)})
         self.model_path = model_path
         if exact:
             self.numerics, config = "f32 (exact)", dict(EXACT_CONFIG)
@@ -63,6 +61,12 @@ class OpenVINOSession(TargetSession):
 
     def _compile(self, config: dict[str, str]) -> Any:
         props = {**LATENCY_CONFIG, **config} if self.device.upper().startswith("CPU") else dict(config)
+        # One model cache per set of properties: a blob compiled under the bf16 hint was seen
+        # to leak into a later f32 compile of the same model sharing the cache directory.
+        key = "-".join(f"{k}={v}" for k, v in sorted(props.items())) or "default"
+        ov_cache = cache_dir() / "openvino" / hashlib.sha256(key.encode()).hexdigest()[:16]
+        ov_cache.mkdir(parents=True, exist_ok=True)
+        props["CACHE_DIR"] = str(ov_cache)
         return self.core.compile_model(str(self.model_path), self.device, props)
 
     def _run(self, input_ids, position_ids, mask):  # noqa: ANN001, ANN202
