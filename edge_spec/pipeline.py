@@ -69,17 +69,19 @@ class Pipeline:
         device: str = "CPU",
         drafter: str = "none",
         exact: bool = False,
+        numerics: str = "auto",
     ) -> Pipeline:
         """Validate the bundle, then compile its target for BACKEND on DEVICE.
 
         exact=True: f32 compute everywhere (greedy output equals plain decoding token for
         token); the default picks the device's fastest numerics, measured once and cached.
+        numerics ("default" or "f32") fixes the precision hint instead, for benchmarks.
         """
         if drafter not in DRAFTERS:
             raise EdgeSpecError(f"drafter {drafter!r} is unknown; choose from {', '.join(DRAFTERS)}")
         root, manifest = load_manifest(bundle)
         tokenizer = BundleTokenizer(root / manifest.tokenizer["dir"])
-        session = open_target(root, manifest, backend, device, exact)
+        session = open_target(root, manifest, backend, device, "exact" if exact else numerics)
         log.info("loaded %s on %s/%s (%s)", root, backend, device, getattr(session, "numerics", ""))
         return cls(root, manifest, tokenizer, session, drafter)
 
@@ -134,7 +136,7 @@ class Pipeline:
         tail = stream.flush()
         if tail and on_text:
             on_text(tail)
-        result.stats.numerics = getattr(self.session, "numerics", "")
+        result.stats.numerics = self.session.numerics
         text = self.tokenizer.decode(result.tokens)
         return GenerationResult(text=text, tokens=result.tokens, stats=result.stats, top2_margins=result.top2_margins)
 

@@ -18,7 +18,17 @@ _FORMAT_OF = {"openvino": "openvino", "onnxruntime": "onnx"}
 __all__ = ["BACKENDS", "ForwardResult", "TargetSession", "list_devices", "open_target"]
 
 
-def open_target(root: Path, manifest: Manifest, backend: str, device: str, exact: bool) -> TargetSession:
+NUMERICS = ("auto", "exact", "default", "f32")
+
+
+def open_target(root: Path, manifest: Manifest, backend: str, device: str, numerics: str = "auto") -> TargetSession:
+    """Load the bundle's target for BACKEND on DEVICE.
+
+    numerics: "exact" (f32, dynamic quantization off: greedy output is plain decoding's),
+    "auto" (the device's fastest, measured), or a fixed "default" / "f32" precision hint.
+    """
+    if numerics not in NUMERICS:
+        raise EdgeSpecError(f"numerics {numerics!r}: unknown; choose from {', '.join(NUMERICS)}")
     if backend not in BACKENDS:
         raise EdgeSpecError(f"--backend {backend}: unknown; choose from {', '.join(BACKENDS)}")
     fmt = _FORMAT_OF[backend]
@@ -33,10 +43,10 @@ def open_target(root: Path, manifest: Manifest, backend: str, device: str, exact
     if backend == "openvino":
         from edge_spec.runtimes.openvino import OpenVINOSession
 
-        return OpenVINOSession(path, manifest.target, device=device, exact=exact)
+        return OpenVINOSession(path, manifest.target, device=device, numerics=numerics)
     from edge_spec.runtimes.onnxruntime import OnnxRuntimeSession
 
-    return OnnxRuntimeSession(path, manifest.target, device=device, exact=exact)
+    return OnnxRuntimeSession(path, manifest.target, device=device, numerics=numerics)
 
 
 def list_devices() -> dict[str, list[str]]:

@@ -38,10 +38,10 @@ class TargetSession(ABC):
 
     backend: str = ""
 
-    def __init__(self, spec: TargetSpec, device: str, exact: bool):
+    def __init__(self, spec: TargetSpec, device: str, numerics: str):
         self.spec = spec
         self.device = device
-        self.exact = exact
+        self.numerics = numerics  # what was asked; backends replace "auto" by what they chose
         self.kv = KVCache(spec.num_layers, spec.kv_heads, spec.head_dim)
         self.forward_calls = 0
         self.tokens_processed = 0

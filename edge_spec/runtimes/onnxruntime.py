@@ -51,14 +51,15 @@ def providers_for(device: str) -> list:
 class OnnxRuntimeSession(TargetSession):
     backend = "onnxruntime"
 
-    def __init__(self, model_path: Path, spec: TargetSpec, device: str = "CPU", exact: bool = False):
+    def __init__(self, model_path: Path, spec: TargetSpec, device: str = "CPU", numerics: str = "auto"):
         import onnxruntime as ort
 
-        super().__init__(spec, device, exact)
+        super().__init__(spec, device, numerics)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        self.numerics = "f32" if exact else "default"
+        # ORT's CPU EP computes in f32 whatever is asked (no bf16 fast path is enabled here).
+        self.numerics = "exact" if numerics == "exact" else "f32"
         self.session = ort.InferenceSession(str(model_path), options, providers=providers_for(device))
         self._input_names = [i.name for i in self.session.get_inputs()]
         self._output_names = [o.name for o in self.session.get_outputs()]

@@ -43,17 +43,18 @@ def check_device(device: str, present: list[str]) -> None:
 class OpenVINOSession(TargetSession):
     backend = "openvino"
 
-    def __init__(self, model_path: Path, spec: TargetSpec, device: str = "CPU", exact: bool = False):
+    def __init__(self, model_path: Path, spec: TargetSpec, device: str = "CPU", numerics: str = "auto"):
         import openvino as ov
 
-        super().__init__(spec, device, exact)
+        super().__init__(spec, device, numerics)
         self.core = ov.Core()
         check_device(device, list(self.core.available_devices))
         self.model_path = model_path
-        if exact:
-            self.numerics, config = "f32 (exact)", dict(EXACT_CONFIG)
+        if numerics == "exact":
+            config = dict(EXACT_CONFIG)
         else:
-            self.numerics = self._fastest_numerics()
+            if numerics == "auto":
+                self.numerics = self._fastest_numerics()
             config = dict(FAST_CANDIDATES[self.numerics])
         self.compiled = self._compile(config)
         self.request = self.compiled.create_infer_request()

@@ -32,7 +32,7 @@ def assert_close(got: np.ndarray, want: np.ndarray, what: str) -> None:
 @pytest.fixture
 def session_and_model(zoo, arch, backend):  # noqa: ANN001, ANN201
     root, manifest = load_manifest(zoo.bundle(arch))
-    return open_target(root, manifest, backend, "CPU", exact=True), load_torch(zoo.model(arch))
+    return open_target(root, manifest, backend, "CPU", "exact"), load_torch(zoo.model(arch))
 
 
 def test_causal_parity(session_and_model) -> None:  # noqa: ANN001

@@ -14,9 +14,9 @@ def test_exact_after_fast_mode_is_still_exact(zoo, tmp_path, monkeypatch) -> Non
     prompt = np.arange(3, 40)
 
     monkeypatch.setenv("EDGE_SPEC_CACHE", str(tmp_path / "clean"))
-    reference = OpenVINOSession(path, manifest.target, exact=True).forward(prompt).logits
+    reference = OpenVINOSession(path, manifest.target, numerics="exact").forward(prompt).logits
 
     monkeypatch.setenv("EDGE_SPEC_CACHE", str(tmp_path / "shared"))
-    OpenVINOSession(path, manifest.target, exact=False).forward(prompt)  # bf16 and f32 blobs cached first
-    after_fast = OpenVINOSession(path, manifest.target, exact=True).forward(prompt).logits
+    OpenVINOSession(path, manifest.target, numerics="auto").forward(prompt)  # bf16 and f32 blobs cached first
+    after_fast = OpenVINOSession(path, manifest.target, numerics="exact").forward(prompt).logits
     assert np.array_equal(reference, after_fast)
