@@ -37,9 +37,9 @@ class TargetSpec:
     vocab_size: int
     max_positions: int
     early_layer: int | None
-    inputs: list[str]
-    outputs: list[str]
-    # format name ("openvino" | "onnx") -> {"path": relative model file, "weights": "int8", ...}
+    sliding_window: int | None
+    # format name -> {"path": model file, "weights": "int8", "inputs": [...], "outputs": [...],
+    # "stateful": bool (OpenVINO keeps the KV cache as plugin state)}
     formats: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 

@@ -72,21 +72,34 @@ def export_model(
         early = options.early_layer if options.early_layer is not None else min(2, layers)
         if not 1 <= early <= layers:
             raise ExportError(f"--early-layer {early}: must be between 1 and {layers}")
-        wrapper = SpecLayoutModule(torch_model, source.arch, early)
         kv_heads, head_dim = kv_shape(config)
         formats: dict[str, dict] = {}
         if "openvino" in options.formats:
             from edge_spec.export.to_openvino import export_openvino
 
             stage(f"converting to OpenVINO IR ({options.weights} weights)")
+            wrapper = SpecLayoutModule(torch_model, source.arch, early, kv_output="present")
             files = export_openvino(wrapper, options.weights, tmp / "target" / "openvino")
-            formats["openvino"] = {"path": _rel(files[0], tmp), "weights": options.weights}
+            formats["openvino"] = {
+                "path": _rel(files[0], tmp),
+                "weights": options.weights,
+                "stateful": True,
+                "inputs": [n for n in wrapper.io.inputs if not n.startswith("past_")],
+                "outputs": [n for n in wrapper.io.outputs if not n.startswith("present_")],
+            }
         if "onnx" in options.formats:
             from edge_spec.export.to_onnx import export_onnx
 
             stage(f"exporting to ONNX ({options.weights} weights)")
+            wrapper = SpecLayoutModule(torch_model, source.arch, early, kv_output="new")
             files, stored = export_onnx(wrapper, options.weights, tmp / "target" / "onnx")
-            formats["onnx"] = {"path": _rel(files[0], tmp), "weights": stored}
+            formats["onnx"] = {
+                "path": _rel(files[0], tmp),
+                "weights": stored,
+                "stateful": False,
+                "inputs": wrapper.io.inputs,
+                "outputs": wrapper.io.outputs,
+            }
 
         stage("copying the tokenizer")
         tok_dir = tmp / "tokenizer"
@@ -107,8 +120,7 @@ def export_model(
             vocab_size=int(config.vocab_size),
             max_positions=max_positions(config),
             early_layer=early,
-            inputs=wrapper.io.inputs,
-            outputs=wrapper.io.outputs,
+            sliding_window=source.arch.sliding_window(config),
             formats=formats,
         )
         files = {_rel(p, tmp): file_entry(p) for p in sorted(tmp.rglob("*")) if p.is_file()}

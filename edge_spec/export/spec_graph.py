@@ -8,14 +8,11 @@ verify a whole candidate tree: the engine decides who sees whom, the graph only 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
-from transformers.integrations import sdpa_attention
 
 from edge_spec.export.architectures import ArchSpec
 
@@ -24,14 +21,24 @@ MASK_MIN = torch.finfo(torch.float32).min
 
 @dataclass(frozen=True)
 class GraphIO:
-    """Input and output names of the spec-layout graph, shared by both exporters."""
+    """Input and output names of the spec-layout graph, shared by exporters and runtimes.
+
+    kv_output "new": past K/V are inputs and only the T new entries are outputs (ONNX; the
+    runtime owns the buffers). "present": the concatenated K/V are outputs, which OpenVINO's
+    MakeStateful turns into plugin-held state (past inputs and present outputs disappear).
+    sliding: the graph also takes a sliding-window mask for the model's local-attention layers.
+    """
 
     num_layers: int
     hidden_outputs: tuple[str, ...]
+    sliding: bool = False
+    kv_output: str = "new"
 
     @property
     def inputs(self) -> list[str]:
         names = ["input_ids", "position_ids", "attention_mask"]
+        if self.sliding:
+            names.append("sliding_attention_mask")
         for i in range(self.num_layers):
             names += [f"past_key.{i}", f"past_value.{i}"]
         return names
@@ -39,8 +46,9 @@ class GraphIO:
     @property
     def outputs(self) -> list[str]:
         names = ["logits"]
+        kind = "new" if self.kv_output == "new" else "present"
         for i in range(self.num_layers):
-            names += [f"new_key.{i}", f"new_value.{i}"]
+            names += [f"{kind}_key.{i}", f"{kind}_value.{i}"]
         return names + list(self.hidden_outputs)
 
 
@@ -69,27 +77,44 @@ class _NewEntriesCache(DynamicCache):
 
 
 class SpecLayoutModule(torch.nn.Module):
-    """Wraps a causal LM so that tracing it yields the spec-layout graph."""
+    """Wraps a causal LM so that tracing it yields the spec-layout graph.
 
-    def __init__(self, model: torch.nn.Module, arch: ArchSpec, early_layer: int | None):
+    Masks come from the runtime, which alone knows which cache slot holds which position
+    (a stateful cache keeps rejected drafts as masked garbage until it compacts).
+    """
+
+    def __init__(self, model: torch.nn.Module, arch: ArchSpec, early_layer: int | None, kv_output: str = "new"):
         super().__init__()
         self.model = model
         self.arch = arch
         self.num_layers = model.config.num_hidden_layers
         self.early_layer = early_layer
+        self.kv_output = kv_output
+        self.window = arch.sliding_window(model.config)
 
     @property
     def io(self) -> GraphIO:
         hidden = ("hidden_final",) + (("hidden_early",) if self.early_layer is not None else ())
-        return GraphIO(self.num_layers, hidden)
+        return GraphIO(self.num_layers, hidden, sliding=self.two_masks, kv_output=self.kv_output)
 
-    def forward(self, input_ids, position_ids, attention_mask, *past_flat):  # noqa: ANN001
+    @property
+    def two_masks(self) -> bool:
+        """Models mixing full and sliding layers take two masks; all-sliding ones get the
+        windowed mask as their only one (the runtime applies the window either way)."""
+        return self.window is not None and self.arch.mask_mapping
+
+    def forward(self, input_ids, position_ids, attention_mask, *rest):  # noqa: ANN001
+        if self.two_masks:
+            masks = {"full_attention": attention_mask, "sliding_attention": rest[0]}
+            past_flat = rest[1:]
+        else:
+            masks, past_flat = attention_mask, rest
         past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(self.num_layers)]
         cache = _NewEntriesCache(past)
         out = self.model(
             input_ids=input_ids,
             position_ids=position_ids,
-            attention_mask=self._masks(attention_mask, position_ids),
+            attention_mask=masks,
             past_key_values=cache,
             use_cache=True,
             output_hidden_states=True,
@@ -97,50 +122,21 @@ class SpecLayoutModule(torch.nn.Module):
         )
         results = [out.logits.float()]
         for i in range(self.num_layers):
-            key, value = cache.new_entries[i]
-            results += [key, value]
+            if self.kv_output == "new":
+                results += list(cache.new_entries[i])
+            else:
+                results += [cache.layers[i].keys, cache.layers[i].values]
         results.append(out.hidden_states[-1])
         if self.early_layer is not None:
             results.append(out.hidden_states[self.early_layer])
         return tuple(results)
 
-    def _masks(self, mask: torch.Tensor, position_ids: torch.Tensor):  # noqa: ANN202
-        """The full mask, plus a sliding-window one where the architecture has such layers.
 
-        Key slot j of the past holds position j (the runtime keeps the cache compacted), and the
-        new tokens sit at their position_ids, so the window is computable inside the graph.
-        """
-        window = self.arch.sliding_window(self.model.config)
-        if window is None:
-            return mask
-        past_len = mask.shape[-1] - position_ids.shape[-1]
-        key_pos = torch.cat([torch.arange(past_len, dtype=position_ids.dtype).unsqueeze(0), position_ids], dim=-1)
-        too_far = (position_ids[:, :, None] - key_pos[:, None, :]) >= window
-        sliding = torch.where(too_far[:, None, :, :], torch.full_like(mask, MASK_MIN), mask)
-        if self.arch.mask_mapping:
-            return {"full_attention": mask, "sliding_attention": sliding}
-        return sliding
-
-
-@contextlib.contextmanager
-def gqa_kept_in_sdpa() -> Iterator[None]:
-    """Keep grouped-query attention inside SDPA while tracing.
-
-    transformers repeats K/V heads whenever a mask is passed (a CUDA kernel limitation); traced,
-    that becomes explicit Broadcast/Transpose copies that cost a third of a decode step on CPU.
-    """
-    original = sdpa_attention.use_gqa_in_sdpa
-    sdpa_attention.use_gqa_in_sdpa = lambda attention_mask, key: True
-    try:
-        yield
-    finally:
-        sdpa_attention.use_gqa_in_sdpa = original
-
-
-def example_inputs(config, past_len: int = 3, new_len: int = 2) -> tuple[torch.Tensor, ...]:  # noqa: ANN001
+def example_inputs(wrapper: SpecLayoutModule, past_len: int = 3, new_len: int = 2) -> tuple[torch.Tensor, ...]:
     """Small inputs for tracing: a causal block after a short past (shapes stay dynamic)."""
     from edge_spec.export.architectures import kv_shape
 
+    config = wrapper.model.config
     heads, head_dim = kv_shape(config)
     total = past_len + new_len
     input_ids = torch.randint(0, min(config.vocab_size, 100), (1, new_len))
@@ -148,7 +144,8 @@ def example_inputs(config, past_len: int = 3, new_len: int = 2) -> tuple[torch.T
     mask = torch.full((1, 1, new_len, total), MASK_MIN)
     for i in range(new_len):
         mask[0, 0, i, : past_len + i + 1] = 0.0
+    masks = (mask, mask.clone()) if wrapper.two_masks else (mask,)
     past = []
     for _ in range(config.num_hidden_layers):
         past += [torch.randn(1, heads, past_len, head_dim), torch.randn(1, heads, past_len, head_dim)]
-    return (input_ids, position_ids, mask, *past)
+    return (input_ids, position_ids, *masks, *past)

@@ -28,6 +28,8 @@ def export_onnx(wrapper: SpecLayoutModule, weights: str, out_dir: Path) -> tuple
     with tempfile.TemporaryDirectory(prefix="edge-spec-onnx-") as tmp:
         raw = Path(tmp) / ONNX
         dynamic = {"input_ids": {1: "T"}, "position_ids": {1: "T"}, "attention_mask": {2: "T", 3: "PT"}}
+        if io.sliding:
+            dynamic["sliding_attention_mask"] = {2: "T", 3: "PT"}
         for i in range(wrapper.num_layers):
             dynamic[f"past_key.{i}"] = {2: "P"}
             dynamic[f"past_value.{i}"] = {2: "P"}
@@ -41,7 +43,7 @@ def export_onnx(wrapper: SpecLayoutModule, weights: str, out_dir: Path) -> tuple
         with torch.no_grad():
             torch.onnx.export(
                 wrapper,
-                example_inputs(wrapper.model.config),
+                example_inputs(wrapper),
                 str(raw),
                 input_names=io.inputs,
                 output_names=io.outputs,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from edge_spec.export.spec_graph import SpecLayoutModule, example_inputs, gqa_kept_in_sdpa
+from edge_spec.export.architectures import kv_shape
+from edge_spec.export.spec_graph import SpecLayoutModule, example_inputs
 
 log = logging.getLogger(__name__)
 
@@ -15,13 +16,39 @@ XML = "openvino_model.xml"
 
 
 def export_openvino(wrapper: SpecLayoutModule, weights: str, out_dir: Path) -> list[Path]:
-    """Convert, compress and save; returns the files written (relative to out_dir)."""
+    """Convert, make stateful, compress and save; returns the files written.
+
+    The KV cache becomes plugin state (ReadValue/Assign), the layout optimum-intel exports and
+    OpenVINO's CPU plugin fuses into in-place KV-cache attention: measured on SmolLM2-135M at
+    P=500, a decode step at parity with optimum-intel's export, where explicit past inputs cost
+    1.1-1.6x (the whole past is re-read and concatenated every step). The 4D mask stays an
+    input, which is what lets one pass verify a tree and lets rejected entries stay as masked
+    slots. K/V heads are repeated (HF's repeat_kv), the pattern the fusion recognises.
+    """
     import openvino as ov
+    from openvino._offline_transformations import apply_make_stateful_transformation
 
     io = wrapper.io
-    with torch.no_grad(), gqa_kept_in_sdpa():
-        model = ov.convert_model(wrapper, example_input=example_inputs(wrapper.model.config))
+    if io.kv_output != "present":
+        raise ValueError("the OpenVINO export needs a wrapper with kv_output='present'")
+    with torch.no_grad():
+        model = ov.convert_model(wrapper, example_input=example_inputs(wrapper))
     _name_ports(model, io.inputs, io.outputs)
+    heads, dim = kv_shape(wrapper.model.config)
+    shapes = {}
+    for name in io.inputs:
+        if name.startswith("past_"):
+            shapes[name] = ov.PartialShape([1, heads, -1, dim])
+        elif name.endswith("mask"):
+            shapes[name] = ov.PartialShape([1, 1, -1, -1])
+        else:
+            shapes[name] = ov.PartialShape([1, -1])
+    model.reshape(shapes)
+    pairs = {}
+    for i in range(wrapper.num_layers):
+        pairs[f"past_key.{i}"] = f"present_key.{i}"
+        pairs[f"past_value.{i}"] = f"present_value.{i}"
+    apply_make_stateful_transformation(model, pairs)
     model = compress(model, weights)
     out_dir.mkdir(parents=True, exist_ok=True)
     ov.save_model(model, out_dir / XML, compress_to_fp16=(weights == "fp16"))

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge_spec.bundle import TargetSpec
-from edge_spec.runtimes.kv_cache import KVCache
 
 MASK_MIN = np.finfo(np.float32).min
 
@@ -34,7 +33,7 @@ class Capabilities:
 
 
 class TargetSession(ABC):
-    """A loaded spec-layout graph plus its KV cache."""
+    """A loaded spec-layout graph plus its KV cache (see kv_cache.py for the two layouts)."""
 
     backend: str = ""
 
@@ -42,7 +41,7 @@ class TargetSession(ABC):
         self.spec = spec
         self.device = device
         self.numerics = numerics  # what was asked; backends replace "auto" by what they chose
-        self.kv = KVCache(spec.num_layers, spec.kv_heads, spec.head_dim)
+        self.kv = self._make_kv()
         self.forward_calls = 0
         self.tokens_processed = 0
         self.forward_seconds = 0.0
@@ -67,24 +66,23 @@ class TargetSession(ABC):
         self.kv.commit_all()
         tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
         count = tokens.size
-        past = self.kv.length
         if positions is None:
-            positions = np.arange(past, past + count, dtype=np.int64)
+            positions = np.arange(self.kv.length, self.kv.length + count, dtype=np.int64)
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
         if tree_mask is None:
             tree_mask = np.tril(np.ones((count, count), dtype=bool))
-        self.kv.reserve(past + count)
-        capacity = self.kv.capacity
-        mask = np.full((1, 1, count, capacity + count), MASK_MIN, dtype=np.float32)
-        mask[0, 0, :, :past] = 0.0
-        mask[0, 0, :, capacity:] = np.where(tree_mask, 0.0, MASK_MIN)
+        live, slot_pos = self.kv.past_slots(count)
+        window = self.spec.sliding_window
+        if window and self.two_masks:
+            mask = additive_mask(live, slot_pos, positions, tree_mask, None)
+            sliding = additive_mask(live, slot_pos, positions, tree_mask, window)
+        else:  # one mask: windowed when every layer slides
+            mask, sliding = additive_mask(live, slot_pos, positions, tree_mask, window), None
         start = time.perf_counter()
-        logits, new_keys, new_values, hidden = self._run(
-            tokens.reshape(1, count), np.asarray(positions, dtype=np.int64).reshape(1, count), mask
-        )
+        logits, hidden = self._run(tokens.reshape(1, count), positions.reshape(1, count), mask, sliding)
         self.forward_seconds += time.perf_counter() - start
         self.forward_calls += 1
         self.tokens_processed += count
-        self.kv.append(new_keys, new_values)
         return ForwardResult(logits=logits[0], hidden={k: v[0] for k, v in hidden.items()})
 
     def commit(self) -> None:
@@ -101,8 +99,41 @@ class TargetSession(ABC):
     def reset(self) -> None:
         self.kv.reset()
 
+    @property
+    def two_masks(self) -> bool:
+        """Whether the graph takes a separate sliding-window mask (mixed full/sliding layers)."""
+        return "sliding_attention_mask" in self.graph_inputs
+
+    @property
+    @abstractmethod
+    def graph_inputs(self) -> set[str]:
+        """Names of the loaded graph's inputs."""
+
+    @abstractmethod
+    def _make_kv(self):  # noqa: ANN202
+        """The KV bookkeeping this backend uses (BufferKV or SlotKV)."""
+
     @abstractmethod
     def _run(
-        self, input_ids: np.ndarray, position_ids: np.ndarray, mask: np.ndarray
-    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], dict[str, np.ndarray]]:
-        """One graph call with the KV buffers as past: (logits, new keys, new values, hidden)."""
+        self, input_ids: np.ndarray, position_ids: np.ndarray, mask: np.ndarray, sliding: np.ndarray | None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """One graph call; appends the new K/V to the cache as pending. Returns (logits, hidden)."""
+
+
+def additive_mask(
+    live: np.ndarray, slot_pos: np.ndarray, positions: np.ndarray, tree_mask: np.ndarray, window: int | None
+) -> np.ndarray:
+    """The graph's [1, 1, T, S+T] additive mask: live past slots, then the tree among the new.
+
+    With a window, a key more than window-1 positions behind the query is hidden as well.
+    """
+    count, slots = positions.size, live.size
+    mask = np.full((1, 1, count, slots + count), MASK_MIN, dtype=np.float32)
+    past_ok = np.broadcast_to(live, (count, slots))
+    new_ok = tree_mask
+    if window is not None:
+        past_ok = past_ok & ((positions[:, None] - slot_pos[None, :]) < window)
+        new_ok = new_ok & ((positions[:, None] - positions[None, :]) < window)
+    mask[0, 0, :, :slots][past_ok] = 0.0
+    mask[0, 0, :, slots:][new_ok] = 0.0
+    return mask

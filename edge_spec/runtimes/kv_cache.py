@@ -1,20 +1,33 @@
-"""Fixed-capacity KV buffers owned by the runtime, with the engine's three logical operations.
+"""The KV cache as the engine sees it: logical entries 0..length-1, and three operations.
 
-Layout per layer: key and value arrays [1, kv_heads, capacity, head_dim]. The whole buffer is
-what the graph receives as its past (contiguous, so backends wrap it without copying); slots
-at or beyond `length` are masked out. Capacity grows in steps of GROWTH slots, so the masked
-padding a pass attends over stays small and growth copies are rare.
+append (a forward's T new entries become pending), keep (some pending entries, the accepted
+path, become committed; the rest are forgotten), truncate (forget everything from a length
+on). Two physical layouts sit behind that:
+
+* `BufferKV`: numpy buffers the runtime owns and feeds to the graph as its past (ONNX Runtime).
+  Committed entries are compacted at the front; keep() moves only the accepted entries.
+* `SlotKV`: the bookkeeping for a cache held inside the device plugin (OpenVINO's stateful
+  model). Entries cannot be moved cheaply there, so rejected ones stay as dead slots that the
+  mask hides, and are compacted away only once they outnumber the live ones.
+
+Either way a rollback costs O(rejected tokens), never a copy of the whole cache.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 GROWTH = 128
 
 
-class KVCache:
-    """The target's (or a drafter's) KV cache as numpy buffers."""
+class BufferKV:
+    """K/V arrays [1, kv_heads, capacity, head_dim] per layer, capacity grown in GROWTH steps.
+
+    The whole buffer is what the graph receives as its past (contiguous, so it is wrapped, not
+    copied); slots at or beyond `length` are masked out.
+    """
 
     def __init__(self, num_layers: int, kv_heads: int, head_dim: int, dtype: type = np.float32):
         self.num_layers = num_layers
@@ -43,12 +56,15 @@ class KVCache:
         if total > self.capacity:
             self._allocate(-(-total // GROWTH) * GROWTH)
 
-    def append(self, new_keys: list[np.ndarray], new_values: list[np.ndarray]) -> None:
-        """Write a forward's T new entries after the committed ones (they become pending).
+    def past_slots(self, incoming: int) -> tuple[np.ndarray, np.ndarray]:
+        """(live, position) of every slot the next graph call sees as its past."""
+        self.commit_all()
+        self.reserve(self.length + incoming)
+        slots = np.arange(self.capacity)
+        return slots < self.length, slots
 
-        Any still-pending entries of an earlier forward are committed first: a forward always
-        sees them in its past.
-        """
+    def append(self, new_keys: list[np.ndarray], new_values: list[np.ndarray]) -> None:
+        """Write a forward's T new entries after the committed ones (they become pending)."""
         self.commit_all()
         count = new_keys[0].shape[2]
         self.reserve(self.length + count)
@@ -68,9 +84,7 @@ class KVCache:
 
         Cost is O(kept entries): the accepted path moves down, the rest is simply forgotten.
         """
-        idx = np.asarray(indices, dtype=np.int64)
-        if idx.size and (idx.min() < 0 or idx.max() >= self.pending):
-            raise IndexError(f"keep({idx.tolist()}) outside the {self.pending} pending entries")
+        idx = _check_keep(indices, self.pending)
         if not np.array_equal(idx, np.arange(idx.size)):
             src = self.length + idx
             dst = slice(self.length, self.length + idx.size)
@@ -82,10 +96,109 @@ class KVCache:
     def truncate(self, length: int) -> None:
         """Forget everything from `length` on (pending entries included)."""
         self.commit_all()
-        if not 0 <= length <= self.length:
-            raise IndexError(f"truncate({length}) outside 0..{self.length}")
+        _check_truncate(length, self.length)
         self.length = length
 
     def reset(self) -> None:
         self.length = 0
         self.pending = 0
+
+
+# Compacts a plugin-held cache: receives the physical slots to keep, in order.
+Compactor = Callable[[np.ndarray], None]
+
+
+class SlotKV:
+    """Which physical slots of a plugin-held cache are live, and which position each holds.
+
+    Logical entry i is the live slot holding position i (positions of committed entries are
+    0..length-1, each once), so the mask alone tells the graph what to attend to.
+    """
+
+    def __init__(self, compact: Compactor, min_dead_to_compact: int = 256):
+        self.compact = compact
+        self.min_dead = min_dead_to_compact
+        self.live = np.zeros(0, dtype=bool)
+        self.position = np.zeros(0, dtype=np.int64)
+        self.used = 0  # physical slots in the plugin's state
+        self.length = 0
+        self.pending = 0
+        self.compactions = 0
+
+    @property
+    def dead(self) -> int:
+        return self.used - self.length - self.pending
+
+    def past_slots(self, incoming: int) -> tuple[np.ndarray, np.ndarray]:
+        self.commit_all()
+        if self.dead > max(self.min_dead, self.length):
+            self._compact()
+        return self.live[: self.used], self.position[: self.used]
+
+    def reserve(self, total: int) -> None:
+        """Nothing to do: the plugin grows its own state."""
+
+    def add_pending(self, positions: np.ndarray) -> None:
+        """Record that the last forward appended len(positions) slots to the plugin's state."""
+        self.commit_all()
+        count = len(positions)
+        if self.used + count > len(self.live):
+            grow = max(2 * len(self.live), self.used + count, GROWTH)
+            self.live = np.resize(self.live, grow)
+            self.position = np.resize(self.position, grow)
+        self.live[self.used : self.used + count] = True
+        self.position[self.used : self.used + count] = positions
+        self.used += count
+        self.pending = count
+
+    def commit_all(self) -> None:
+        self.length += self.pending
+        self.pending = 0
+
+    def keep(self, indices: list[int] | np.ndarray) -> None:
+        idx = _check_keep(indices, self.pending)
+        start = self.used - self.pending
+        block = slice(start, self.used)
+        kept = np.zeros(self.pending, dtype=bool)
+        kept[idx] = True
+        self.live[block] &= kept
+        expected = np.arange(self.length, self.length + idx.size)
+        if not np.array_equal(self.position[start + idx], expected):
+            raise ValueError(
+                f"kept entries hold positions {self.position[start + idx].tolist()}, not {expected.tolist()}"
+            )
+        self.length += idx.size
+        self.pending = 0
+
+    def truncate(self, length: int) -> None:
+        self.commit_all()
+        _check_truncate(length, self.length)
+        self.live[: self.used] &= self.position[: self.used] < length
+        self.length = length
+
+    def reset(self) -> None:
+        self.used = self.length = self.pending = 0
+
+    def _compact(self) -> None:
+        """Drop dead slots from the plugin's state: one gather, O(cache), done rarely."""
+        order = np.flatnonzero(self.live[: self.used])
+        order = order[np.argsort(self.position[order], kind="stable")]
+        self.compact(order)
+        self.position[: order.size] = np.arange(order.size)
+        self.live[: order.size] = True
+        self.used = order.size
+        self.compactions += 1
+
+
+def _check_keep(indices: list[int] | np.ndarray, pending: int) -> np.ndarray:
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if idx.size and (idx.min() < 0 or idx.max() >= pending):
+        raise IndexError(f"keep({idx.tolist()}) outside the {pending} pending entries")
+    if idx.size > 1 and np.any(np.diff(idx) <= 0):
+        raise ValueError(f"keep({idx.tolist()}): indices must be increasing (root to leaf)")
+    return idx
+
+
+def _check_truncate(length: int, committed: int) -> None:
+    if not 0 <= length <= committed:
+        raise IndexError(f"truncate({length}) outside 0..{committed}")

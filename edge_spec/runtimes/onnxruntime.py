@@ -1,4 +1,8 @@
-"""ONNX Runtime backend: CPU, CUDA and OpenVINO execution providers."""
+"""ONNX Runtime backend: CPU, CUDA and OpenVINO execution providers.
+
+ONNX Runtime has no plugin-held state, so the runtime owns the KV buffers (BufferKV) and feeds
+them as the graph's past; the graph returns only the new entries.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 from edge_spec.bundle import TargetSpec
 from edge_spec.errors import DeviceError
 from edge_spec.runtimes.base import TargetSession
+from edge_spec.runtimes.kv_cache import BufferKV
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +66,25 @@ class OnnxRuntimeSession(TargetSession):
         # ORT's CPU EP computes in f32 whatever is asked (no bf16 fast path is enabled here).
         self.numerics = "exact" if numerics == "exact" else "f32"
         self.session = ort.InferenceSession(str(model_path), options, providers=providers_for(device))
-        self._input_names = [i.name for i in self.session.get_inputs()]
         self._output_names = [o.name for o in self.session.get_outputs()]
+        self._inputs = {i.name for i in self.session.get_inputs()}
 
-    def _run(self, input_ids, position_ids, mask):  # noqa: ANN001, ANN202
+    @property
+    def graph_inputs(self) -> set[str]:
+        return self._inputs
+
+    def _make_kv(self) -> BufferKV:
+        return BufferKV(self.spec.num_layers, self.spec.kv_heads, self.spec.head_dim)
+
+    def _run(self, input_ids, position_ids, mask, sliding):  # noqa: ANN001, ANN202
         feeds = {"input_ids": input_ids, "position_ids": position_ids, "attention_mask": mask}
+        if sliding is not None:
+            feeds["sliding_attention_mask"] = sliding
         for i, (k, v) in enumerate(zip(self.kv.keys, self.kv.values)):
             feeds[f"past_key.{i}"] = k
             feeds[f"past_value.{i}"] = v
         outs = dict(zip(self._output_names, self.session.run(self._output_names, feeds)))
         layers = self.spec.num_layers
-        keys = [outs[f"new_key.{i}"] for i in range(layers)]
-        values = [outs[f"new_value.{i}"] for i in range(layers)]
+        self.kv.append([outs[f"new_key.{i}"] for i in range(layers)], [outs[f"new_value.{i}"] for i in range(layers)])
         hidden = {name: value for name, value in outs.items() if name.startswith("hidden_")}
-        return outs["logits"], keys, values, hidden
+        return outs["logits"], hidden

@@ -1,4 +1,4 @@
-"""OpenVINO backend: compiles the spec-layout IR and feeds it the KV buffers without copies."""
+"""OpenVINO backend: a stateful spec-layout model whose KV cache lives in the plugin."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ import numpy as np
 from edge_spec.bundle import TargetSpec, atomic_write_text, cache_dir
 from edge_spec.errors import DeviceError
 from edge_spec.runtimes.base import TargetSession
+from edge_spec.runtimes.kv_cache import SlotKV
 
 log = logging.getLogger(__name__)
 
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI")
-EXACT_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": "0"}
+# Exact: f32 compute, f32 KV cache (the plugin's default u8/f16 cache moves logits by up to
+# 0.15), no dynamic quantization of activations.
+EXACT_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "KV_CACHE_PRECISION": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": "0"}
 LATENCY_CONFIG = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1"}
 # Candidate numerics for the default ("fast") mode; the faster one on this device is measured.
 FAST_CANDIDATES: dict[str, dict[str, str]] = {"default": {}, "f32": {"INFERENCE_PRECISION_HINT": "f32"}}
@@ -41,15 +44,17 @@ def check_device(device: str, present: list[str]) -> None:
 
 
 class OpenVINOSession(TargetSession):
+    """A stateful spec-layout model: the plugin holds the KV cache, we hold its slot table."""
+
     backend = "openvino"
 
     def __init__(self, model_path: Path, spec: TargetSpec, device: str = "CPU", numerics: str = "auto"):
         import openvino as ov
 
-        super().__init__(spec, device, numerics)
         self.core = ov.Core()
         check_device(device, list(self.core.available_devices))
         self.model_path = model_path
+        super().__init__(spec, device, numerics)
         if numerics == "exact":
             config = dict(EXACT_CONFIG)
         else:
@@ -58,7 +63,21 @@ class OpenVINOSession(TargetSession):
             config = dict(FAST_CANDIDATES[self.numerics])
         self.compiled = self._compile(config)
         self.request = self.compiled.create_infer_request()
-        self._output_index = {name: i for i, name in enumerate(spec.outputs)}
+        self.request.reset_state()
+        self._input_names = {name for port in self.compiled.inputs for name in port.get_names()}
+        self._hidden = [
+            (name, i)
+            for i, port in enumerate(self.compiled.outputs)
+            for name in port.get_names()
+            if name.startswith("hidden_")
+        ]
+
+    @property
+    def graph_inputs(self) -> set[str]:
+        return self._input_names
+
+    def _make_kv(self) -> SlotKV:
+        return SlotKV(compact=self._compact_state)
 
     def _compile(self, config: dict[str, str]) -> Any:
         props = {**LATENCY_CONFIG, **config} if self.device.upper().startswith("CPU") else dict(config)
@@ -70,19 +89,27 @@ class OpenVINOSession(TargetSession):
         props["CACHE_DIR"] = str(ov_cache)
         return self.core.compile_model(str(self.model_path), self.device, props)
 
-    def _run(self, input_ids, position_ids, mask):  # noqa: ANN001, ANN202
+    def _run(self, input_ids, position_ids, mask, sliding):  # noqa: ANN001, ANN202
+        inputs = {"input_ids": input_ids, "position_ids": position_ids, "attention_mask": mask}
+        if sliding is not None:
+            inputs["sliding_attention_mask"] = sliding
+        result = self.request.infer(inputs, share_inputs=True, share_outputs=True)
+        self.kv.add_pending(position_ids[0])
+        # outputs are views of the request's buffers: copy what must outlive the next infer
+        hidden = {name: np.array(result[i]) for name, i in self._hidden}
+        return np.array(result[0]), hidden
+
+    def reset(self) -> None:
+        super().reset()
+        self.request.reset_state()
+
+    def _compact_state(self, order: np.ndarray) -> None:
+        """Rewrite every K/V state keeping only the slots in ORDER (rare: see SlotKV)."""
         import openvino as ov
 
-        inputs = [ov.Tensor(input_ids), ov.Tensor(position_ids), ov.Tensor(mask, shared_memory=True)]
-        for k, v in zip(self.kv.keys, self.kv.values):
-            inputs += [ov.Tensor(k, shared_memory=True), ov.Tensor(v, shared_memory=True)]
-        result = self.request.infer(inputs, share_inputs=True, share_outputs=True)
-        outs = [result[i] for i in range(len(self.spec.outputs))]
-        layers = self.spec.num_layers
-        keys = [outs[1 + 2 * i] for i in range(layers)]
-        values = [outs[2 + 2 * i] for i in range(layers)]
-        hidden = {name: np.array(outs[i]) for name, i in self._output_index.items() if name.startswith("hidden_")}
-        return np.array(outs[0]), keys, values, hidden
+        for state in self.request.query_state():
+            data = state.state.data
+            state.state = ov.Tensor(np.ascontiguousarray(data[:, :, order, :]))
 
     def _fastest_numerics(self) -> str:
         """The faster of the device's default precision and f32, measured once and cached.
@@ -108,19 +135,27 @@ class OpenVINOSession(TargetSession):
         return best
 
     def _time_decode(self, config: dict[str, str], past: int = 256, steps: int = 6) -> float:
-        import openvino as ov
-
+        """Best of a few single-token steps after a PAST-token prefill."""
         compiled = self._compile(config)
         request = compiled.create_infer_request()
-        heads, dim = self.spec.kv_heads, self.spec.head_dim
-        kv = np.zeros((1, heads, past, dim), np.float32)
-        mask = np.zeros((1, 1, 1, past + 1), np.float32)
-        inputs = [ov.Tensor(np.zeros((1, 1), np.int64)), ov.Tensor(np.full((1, 1), past, np.int64)), mask]
-        inputs += [kv] * (2 * self.spec.num_layers)
-        request.infer(inputs)
-        best = float("inf")
-        for _ in range(steps):
-            start = time.perf_counter()
+        request.reset_state()
+        names = {name for port in compiled.inputs for name in port.get_names()}
+
+        def step(count: int, start: int) -> None:
+            mask = np.zeros((1, 1, count, start + count), np.float32)
+            inputs = {
+                "input_ids": np.zeros((1, count), np.int64),
+                "position_ids": np.arange(start, start + count, dtype=np.int64)[None],
+                "attention_mask": mask,
+            }
+            if "sliding_attention_mask" in names:
+                inputs["sliding_attention_mask"] = mask
             request.infer(inputs)
-            best = min(best, time.perf_counter() - start)
+
+        step(past, 0)
+        best = float("inf")
+        for i in range(steps):
+            begin = time.perf_counter()
+            step(1, past + i)
+            best = min(best, time.perf_counter() - begin)
         return best

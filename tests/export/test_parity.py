@@ -80,3 +80,27 @@ def test_tree_mask_parity_and_compaction(session_and_model) -> None:  # noqa: AN
     assert session.length == len(prompt) + 3
     nxt = session.forward(np.array([606])).logits[-1]
     assert_close(nxt, hf_logits(model, prompt + path(4) + [606])[-1], "after keeping a path")
+
+
+def test_rejections_and_compaction_keep_the_logical_cache(session_and_model) -> None:  # noqa: ANN001
+    """Many verify passes that keep only their first token: the cache must still be exactly
+    prompt + kept tokens (for OpenVINO's stateful cache this crosses a compaction)."""
+    session, model = session_and_model
+    sequence = PROMPT[:12]
+    session.forward(np.array(sequence))
+    rng = np.random.default_rng(1)
+    for _ in range(45):
+        block = [int(t) for t in rng.integers(3, 40000, size=8)]
+        session.forward(np.array(block))
+        session.keep([0])
+        sequence.append(block[0])
+    assert session.length == len(sequence)
+    if hasattr(session.kv, "compactions"):
+        assert session.kv.compactions >= 1
+    got = session.forward(np.array([777])).logits[-1]
+    assert_close(got, hf_logits(model, sequence + [777])[-1], "after 45 rejections")
+
+    session.commit()
+    session.truncate(20)  # e.g. /undo in a chat
+    got = session.forward(np.array([888])).logits[-1]
+    assert_close(got, hf_logits(model, sequence[:20] + [888])[-1], "after truncate")

@@ -1,4 +1,4 @@
-"""KVCache's logical operations against a plain Python list of entries."""
+"""BufferKV's logical operations against a plain Python list of entries."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_spec.runtimes.kv_cache import GROWTH, KVCache
+from edge_spec.runtimes.kv_cache import GROWTH, BufferKV
 
 
-def entries(cache: KVCache, layer: int = 0) -> list[float]:
+def entries(cache: BufferKV, layer: int = 0) -> list[float]:
     """The committed entries of one layer, identified by their first element."""
     return cache.keys[layer][0, 0, : cache.length, 0].tolist()
 
@@ -32,7 +32,7 @@ operation = st.one_of(
 @settings(max_examples=150, deadline=None)
 @given(st.lists(operation, min_size=1, max_size=25))
 def test_operations_match_a_list(ops) -> None:  # noqa: ANN001
-    cache = KVCache(num_layers=2, kv_heads=2, head_dim=4)
+    cache = BufferKV(num_layers=2, kv_heads=2, head_dim=4)
     reference: list[float] = []
     counter = 0
     for kind, amount, data in ops:
@@ -56,7 +56,7 @@ def test_operations_match_a_list(ops) -> None:  # noqa: ANN001
 
 def test_forced_rejection_does_not_leak() -> None:
     """200 rounds of 'append 8, keep none but the first': length equals what was committed."""
-    cache = KVCache(num_layers=1, kv_heads=1, head_dim=2)
+    cache = BufferKV(num_layers=1, kv_heads=1, head_dim=2)
     for round_ in range(200):
         k, v = block(round_ * 8, 8, 1, heads=1, dim=2)
         cache.append(k, v)
@@ -67,7 +67,7 @@ def test_forced_rejection_does_not_leak() -> None:
 
 
 def test_keep_refuses_indices_outside_the_last_block() -> None:
-    cache = KVCache(num_layers=1, kv_heads=1, head_dim=2)
+    cache = BufferKV(num_layers=1, kv_heads=1, head_dim=2)
     cache.append(*block(0, 3, 1, heads=1, dim=2))
     try:
         cache.keep([3])
