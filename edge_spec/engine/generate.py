@@ -55,7 +55,7 @@ def greedy_decode(
     start = time.perf_counter()
     session.kv.reserve(session.length + len(prompt) + rule.max_new_tokens)
 
-    logits = session.forward(np.asarray(prompt)).logits[-1]
+    logits = session.forward(np.asarray(prompt), logit_rows=np.array([len(prompt) - 1])).logits[-1]
     ttft = 0.0
     while True:
         token = int(np.argmax(logits))

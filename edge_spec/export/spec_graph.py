@@ -36,7 +36,7 @@ class GraphIO:
 
     @property
     def inputs(self) -> list[str]:
-        names = ["input_ids", "position_ids", "attention_mask"]
+        names = ["input_ids", "position_ids", "logit_rows", "attention_mask"]
         if self.sliding:
             names.append("sliding_attention_mask")
         for i in range(self.num_layers):
@@ -103,7 +103,9 @@ class SpecLayoutModule(torch.nn.Module):
         windowed mask as their only one (the runtime applies the window either way)."""
         return self.window is not None and self.arch.mask_mapping
 
-    def forward(self, input_ids, position_ids, attention_mask, *rest):  # noqa: ANN001
+    def forward(self, input_ids, position_ids, logit_rows, attention_mask, *rest):  # noqa: ANN001
+        """logit_rows: which of the T rows need logits (prefill needs only its last row, and a
+        49152-token LM head over a 700-token prompt costs more than the rest of the pass)."""
         if self.two_masks:
             masks = {"full_attention": attention_mask, "sliding_attention": rest[0]}
             past_flat = rest[1:]
@@ -119,6 +121,7 @@ class SpecLayoutModule(torch.nn.Module):
             use_cache=True,
             output_hidden_states=True,
             return_dict=True,
+            logits_to_keep=logit_rows,
         )
         results = [out.logits.float()]
         for i in range(self.num_layers):
@@ -141,6 +144,7 @@ def example_inputs(wrapper: SpecLayoutModule, past_len: int = 3, new_len: int = 
     total = past_len + new_len
     input_ids = torch.randint(0, min(config.vocab_size, 100), (1, new_len))
     position_ids = torch.arange(past_len, total).unsqueeze(0)
+    logit_rows = torch.arange(new_len)
     mask = torch.full((1, 1, new_len, total), MASK_MIN)
     for i in range(new_len):
         mask[0, 0, i, : past_len + i + 1] = 0.0
@@ -148,4 +152,4 @@ def example_inputs(wrapper: SpecLayoutModule, past_len: int = 3, new_len: int = 
     past = []
     for _ in range(config.num_hidden_layers):
         past += [torch.randn(1, heads, past_len, head_dim), torch.randn(1, heads, past_len, head_dim)]
-    return (input_ids, position_ids, *masks, *past)
+    return (input_ids, position_ids, logit_rows, *masks, *past)

@@ -27,7 +27,12 @@ def export_onnx(wrapper: SpecLayoutModule, weights: str, out_dir: Path) -> tuple
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="edge-spec-onnx-") as tmp:
         raw = Path(tmp) / ONNX
-        dynamic = {"input_ids": {1: "T"}, "position_ids": {1: "T"}, "attention_mask": {2: "T", 3: "PT"}}
+        dynamic = {
+            "input_ids": {1: "T"},
+            "position_ids": {1: "T"},
+            "logit_rows": {0: "K"},
+            "attention_mask": {2: "T", 3: "PT"},
+        }
         if io.sliding:
             dynamic["sliding_attention_mask"] = {2: "T", 3: "PT"}
         for i in range(wrapper.num_layers):
@@ -35,7 +40,7 @@ def export_onnx(wrapper: SpecLayoutModule, weights: str, out_dir: Path) -> tuple
             dynamic[f"past_value.{i}"] = {2: "P"}
             dynamic[f"new_key.{i}"] = {2: "T"}
             dynamic[f"new_value.{i}"] = {2: "T"}
-        dynamic["logits"] = {1: "T"}
+        dynamic["logits"] = {1: "K"}
         for name in io.outputs:
             if name.startswith("hidden_"):
                 dynamic[name] = {1: "T"}

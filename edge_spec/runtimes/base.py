@@ -20,7 +20,7 @@ MASK_MIN = np.finfo(np.float32).min
 
 @dataclass
 class ForwardResult:
-    """Logits [T, V] for every new token, and the hidden states the graph exposes ([T, d])."""
+    """Logits [K, V] for the requested rows (all T by default), hidden states [T, d]."""
 
     logits: np.ndarray
     hidden: dict[str, np.ndarray] = field(default_factory=dict)
@@ -56,12 +56,17 @@ class TargetSession(ABC):
         return self.kv.length
 
     def forward(
-        self, tokens: np.ndarray, positions: np.ndarray | None = None, tree_mask: np.ndarray | None = None
+        self,
+        tokens: np.ndarray,
+        positions: np.ndarray | None = None,
+        tree_mask: np.ndarray | None = None,
+        logit_rows: np.ndarray | None = None,
     ) -> ForwardResult:
         """Run T new tokens after the committed cache; their K/V become pending entries.
 
         positions default to length..length+T-1; tree_mask [T, T] (bool, True = may attend)
-        defaults to causal. Pending entries of an earlier forward are committed first.
+        defaults to causal; logit_rows (default: all) selects the rows that need logits.
+        Pending entries of an earlier forward are committed first.
         """
         self.kv.commit_all()
         tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
@@ -71,6 +76,7 @@ class TargetSession(ABC):
         positions = np.asarray(positions, dtype=np.int64).reshape(-1)
         if tree_mask is None:
             tree_mask = np.tril(np.ones((count, count), dtype=bool))
+        rows = np.arange(count) if logit_rows is None else np.asarray(logit_rows, dtype=np.int64).reshape(-1)
         live, slot_pos = self.kv.past_slots(count)
         window = self.spec.sliding_window
         if window and self.two_masks:
@@ -79,7 +85,7 @@ class TargetSession(ABC):
         else:  # one mask: windowed when every layer slides
             mask, sliding = additive_mask(live, slot_pos, positions, tree_mask, window), None
         start = time.perf_counter()
-        logits, hidden = self._run(tokens.reshape(1, count), positions.reshape(1, count), mask, sliding)
+        logits, hidden = self._run(tokens.reshape(1, count), positions.reshape(1, count), rows, mask, sliding)
         self.forward_seconds += time.perf_counter() - start
         self.forward_calls += 1
         self.tokens_processed += count
@@ -115,7 +121,12 @@ class TargetSession(ABC):
 
     @abstractmethod
     def _run(
-        self, input_ids: np.ndarray, position_ids: np.ndarray, mask: np.ndarray, sliding: np.ndarray | None
+        self,
+        input_ids: np.ndarray,
+        position_ids: np.ndarray,
+        logit_rows: np.ndarray,
+        mask: np.ndarray,
+        sliding: np.ndarray | None,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """One graph call; appends the new K/V to the cache as pending. Returns (logits, hidden)."""
 

@@ -76,8 +76,13 @@ class OnnxRuntimeSession(TargetSession):
     def _make_kv(self) -> BufferKV:
         return BufferKV(self.spec.num_layers, self.spec.kv_heads, self.spec.head_dim)
 
-    def _run(self, input_ids, position_ids, mask, sliding):  # noqa: ANN001, ANN202
-        feeds = {"input_ids": input_ids, "position_ids": position_ids, "attention_mask": mask}
+    def _run(self, input_ids, position_ids, logit_rows, mask, sliding):  # noqa: ANN001, ANN202
+        feeds = {
+            "input_ids": input_ids,
+            "position_ids": position_ids,
+            "logit_rows": logit_rows,
+            "attention_mask": mask,
+        }
         if sliding is not None:
             feeds["sliding_attention_mask"] = sliding
         for i, (k, v) in enumerate(zip(self.kv.keys, self.kv.values)):

@@ -18,6 +18,7 @@ from edge_spec.runtimes.kv_cache import SlotKV
 
 log = logging.getLogger(__name__)
 
+BEAM = np.zeros(1, dtype=np.int32)  # batch 1: the cache-reorder Gather is the identity
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI")
 # Exact: f32 compute, f32 KV cache (the plugin's default u8/f16 cache moves logits by up to
 # 0.15), no dynamic quantization of activations.
@@ -89,8 +90,14 @@ class OpenVINOSession(TargetSession):
         props["CACHE_DIR"] = str(ov_cache)
         return self.core.compile_model(str(self.model_path), self.device, props)
 
-    def _run(self, input_ids, position_ids, mask, sliding):  # noqa: ANN001, ANN202
-        inputs = {"input_ids": input_ids, "position_ids": position_ids, "attention_mask": mask}
+    def _run(self, input_ids, position_ids, logit_rows, mask, sliding):  # noqa: ANN001, ANN202
+        inputs = {
+            "input_ids": input_ids,
+            "position_ids": position_ids,
+            "logit_rows": logit_rows,
+            "attention_mask": mask,
+            "beam_idx": BEAM,
+        }
         if sliding is not None:
             inputs["sliding_attention_mask"] = sliding
         result = self.request.infer(inputs, share_inputs=True, share_outputs=True)
@@ -146,7 +153,9 @@ class OpenVINOSession(TargetSession):
             inputs = {
                 "input_ids": np.zeros((1, count), np.int64),
                 "position_ids": np.arange(start, start + count, dtype=np.int64)[None],
+                "logit_rows": np.array([count - 1], dtype=np.int64),
                 "attention_mask": mask,
+                "beam_idx": BEAM,
             }
             if "sliding_attention_mask" in names:
                 inputs["sliding_attention_mask"] = mask
