@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -103,6 +104,18 @@ def export(
         trust_remote_code=trust_remote_code,
         overwrite=overwrite,
     )
+    current: list = []  # (stage, start time) of the running stage
+
+    def finish_stage() -> None:
+        if current:
+            stage, began = current.pop()
+            progress.console.print(f"[green]✓[/] {stage} [dim]({time.perf_counter() - began:.1f} s)[/]")
+
+    def on_stage(stage: str) -> None:
+        finish_stage()
+        current.append((stage, time.perf_counter()))
+        progress.update(task, description=stage)
+
     with (
         Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
@@ -111,7 +124,8 @@ def export(
     ):
         warnings.simplefilter("ignore")
         task = progress.add_task("export", total=None)
-        bundle = export_model(model, output, options, on_stage=lambda s: progress.update(task, description=s))
+        bundle = export_model(model, output, options, on_stage=on_stage)
+        finish_stage()
     err.print(f"[green]bundle written:[/] {bundle}")
 
 

@@ -30,6 +30,8 @@ class SourceModel:
 def check_model_dir(model: str | Path, trust_remote_code: bool = False) -> SourceModel:
     """Validate MODEL and return its config, or raise ExportError with one clear line."""
     path = Path(model).expanduser()
+    if not path.exists() and _looks_like_hub_id(str(model)):
+        path = _download_from_hub(str(model))
     if not path.exists():
         raise ExportError(f"{path}: no such file or directory; give a Hugging Face model directory")
     if not path.is_dir():
@@ -72,6 +74,26 @@ def check_model_dir(model: str | Path, trust_remote_code: bool = False) -> Sourc
     except (OSError, ValueError, KeyError) as exc:
         raise ExportError(f"{config_file}: transformers cannot read it ({exc})") from None
     return SourceModel(path=path, config=config, arch=SUPPORTED[model_type])
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 2 and all(parts) and not name.startswith((".", "~")) and " " not in name
+
+
+def _download_from_hub(repo_id: str) -> Path:
+    """Fetch a hub model's config, tokenizer and safetensors weights (only when online)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        log.info("%s is not a local directory: downloading it from the Hugging Face hub", repo_id)
+        local = snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model"])
+    except Exception as exc:  # offline, unknown repo, gated model: one line either way
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(
+            f"{repo_id}: not a local directory, and the Hugging Face hub could not provide it ({first})"
+        ) from None
+    return Path(local)
 
 
 def load_torch_model(source: SourceModel, trust_remote_code: bool = False):  # noqa: ANN201

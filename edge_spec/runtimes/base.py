@@ -1,8 +1,9 @@
 """What every backend offers the engine: one forward over new tokens, and the KV operations.
 
-The engine speaks in logical terms (tokens, positions, which new token sees which); a backend
-turns that into its graph's inputs, runs it, and appends the new K/V entries to buffers it
-owns. Adding a backend means implementing `_run`, nothing in the engine.
+The engine speaks in logical terms (tokens, positions, which new token sees which); the session
+turns that into the graph's masks from its KV bookkeeping (kv_cache.py), and a backend's `_run`
+feeds the graph and records the new K/V entries. Adding a backend means implementing `_run`
+and `_make_kv`, nothing in the engine.
 """
 
 from __future__ import annotations

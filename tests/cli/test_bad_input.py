@@ -19,8 +19,9 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> s
     stderr = proc.stderr.decode()
     assert proc.returncode == 2, (proc.returncode, stderr)
     assert "Traceback" not in stderr, stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
+    # progress lines of finished stages ("✓ stage (1.2 s)") may precede the error line
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("✓")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
     return lines[0]

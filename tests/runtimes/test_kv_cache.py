@@ -1,4 +1,4 @@
-"""BufferKV's logical operations against a plain Python list of entries."""
+"""BufferKV's and SlotKV's logical operations against a plain Python list of entries."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_spec.runtimes.kv_cache import GROWTH, BufferKV
+from edge_spec.runtimes.kv_cache import GROWTH, BufferKV, SlotKV
 
 
 def entries(cache: BufferKV, layer: int = 0) -> list[float]:
@@ -75,3 +75,42 @@ def test_keep_refuses_indices_outside_the_last_block() -> None:
         assert "3 pending" in str(exc)
     else:
         raise AssertionError("keep([3]) after a 3-entry block should fail")
+
+
+class PhysicalState:
+    """Stands in for a plugin's state: one token id per physical slot, gathered on compaction."""
+
+    def __init__(self) -> None:
+        self.slots: list[int] = []
+
+    def compact(self, order: np.ndarray) -> None:
+        self.slots = [self.slots[i] for i in order]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(operation, min_size=1, max_size=40))
+def test_slot_table_matches_a_list(ops) -> None:  # noqa: ANN001
+    state = PhysicalState()
+    kv = SlotKV(compact=state.compact, min_dead_to_compact=16)
+    reference: list[int] = []
+    counter = 0
+    for kind, amount, data in ops:
+        live, position = kv.past_slots(amount or 1)
+        # what the mask lets the graph see, in position order, is exactly the logical cache
+        seen = [state.slots[i] for i in np.flatnonzero(live)[np.argsort(position[live])]]
+        assert seen == reference
+        assert sorted(position[live].tolist()) == list(range(len(reference)))
+        if kind == "append_keep":
+            chain = list(range(counter, counter + amount))
+            counter += amount
+            state.slots += chain
+            kv.add_pending(np.arange(kv.length, kv.length + amount))
+            keep_count = data.draw(st.integers(0, amount))
+            kv.keep(list(range(keep_count)))  # a chain: the accepted part is a prefix
+            reference += chain[:keep_count]
+        else:
+            length = min(amount, len(reference))
+            kv.truncate(length)
+            reference = reference[:length]
+        assert kv.length == len(reference)
+        assert kv.dead <= max(16, kv.length) + 20  # compaction keeps garbage bounded
