@@ -141,7 +141,11 @@ def main() -> None:
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime rows")
     parser.add_argument("--genai-sdpa", action="store_true", help="also GenAI with ATTENTION_BACKEND=SDPA")
     parser.add_argument("--markdown", action="store_true", help="print the summary as a markdown table")
+    parser.add_argument("--report", type=Path, help="only print the tables of an earlier run's JSON")
     args = parser.parse_args()
+    if args.report:
+        print_report(json.loads(args.report.read_text()), args.markdown)
+        return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     target = target_dir()
@@ -221,27 +225,22 @@ def main() -> None:
     by_name = {s["mode"]: s for s in summary}
     pairs = []
     baselines = ["genai", "genai-sdpa"] if args.genai_sdpa else ["genai"]
+    results_of = {m.name: m.results for m in modes}
     for weights, precision, baseline in itertools.product(args.weights.split(","), ("default", "f32"), baselines):
-        if True:
-            ours, theirs = by_name[f"edge-spec ov {weights} {precision}"], by_name[f"{baseline} {weights} {precision}"]
-            same = sum(
-                a["tokens"] == b["tokens"]
-                for a, b in zip(
-                    next(m for m in modes if m.name == ours["mode"]).results,
-                    next(m for m in modes if m.name == theirs["mode"]).results,
-                )
-            )
-            pairs.append(
-                {
-                    "weights": weights,
-                    "precision": precision,
-                    "edge_spec_tokens_per_s": ours["tokens_per_s"],
-                    "genai_tokens_per_s": theirs["tokens_per_s"],
-                    "ratio": ours["tokens_per_s"] / theirs["tokens_per_s"],
-                    "decode_ratio": ours["decode_tokens_per_s"] / theirs["decode_tokens_per_s"],
-                    "same_tokens_as_genai": f"{same}/{len(prompts)}",
-                }
-            )
+        ours, theirs = f"edge-spec ov {weights} {precision}", f"{baseline} {weights} {precision}"
+        same = sum(a["tokens"] == b["tokens"] for a, b in zip(results_of[ours], results_of[theirs]))
+        pairs.append(
+            {
+                "weights": weights,
+                "precision": precision,
+                "baseline": baseline,
+                "edge_spec_tokens_per_s": by_name[ours]["tokens_per_s"],
+                "genai_tokens_per_s": by_name[theirs]["tokens_per_s"],
+                "ratio": by_name[ours]["tokens_per_s"] / by_name[theirs]["tokens_per_s"],
+                "decode_ratio": by_name[ours]["decode_tokens_per_s"] / by_name[theirs]["decode_tokens_per_s"],
+                "same_tokens_as_genai": f"{same}/{len(prompts)}",
+            }
+        )
     report = {
         "machine": machine(),
         "model": "SmolLM2-135M-Instruct (Q4_1 GGUF dequantized, ../shared/bench/get_target.py)",
