@@ -53,7 +53,7 @@ def greedy_decode(
     tokens: list[int] = []
     margins: list[float] = []
     start = time.perf_counter()
-    session.kv.reserve(session.length + len(prompt) + rule.max_new_tokens)
+    session.reserve(session.length + len(prompt) + rule.max_new_tokens)
 
     logits = session.forward(np.asarray(prompt), logit_rows=np.array([len(prompt) - 1])).logits[-1]
     ttft = 0.0

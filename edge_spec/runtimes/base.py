@@ -92,6 +92,10 @@ class TargetSession(ABC):
         self.tokens_processed += count
         return ForwardResult(logits=logits[0], hidden={k: v[0] for k, v in hidden.items()})
 
+    def reserve(self, total: int) -> None:
+        """Room for TOTAL entries, so a generation does not grow buffers step by step."""
+        self.kv.reserve(total)
+
     def commit(self) -> None:
         """Keep every entry of the last forward (plain decoding, prefill)."""
         self.kv.commit_all()

@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edge_spec", *args], input=stdin, capture_output=True, timeout=300)
+from cli_process import run_cli
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:

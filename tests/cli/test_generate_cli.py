@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+from cli_process import run_cli
 
 from edge_spec import Pipeline
 
 
 def test_json_output_matches_library(zoo) -> None:  # noqa: ANN001
     bundle = zoo.bundle("qwen2")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "edge_spec",
-            "generate",
-            str(bundle),
-            "def add(a, b):",
-            "--max-new-tokens",
-            "12",
-            "--exact",
-            "--json",
-            "--backend",
-            "onnxruntime",
-        ],
-        capture_output=True,
-        timeout=300,
+    proc = run_cli(
+        "generate",
+        str(bundle),
+        "def add(a, b):",
+        "--max-new-tokens",
+        "12",
+        "--exact",
+        "--json",
+        "--backend",
+        "onnxruntime",
         check=True,
     )
     payload = json.loads(proc.stdout)
@@ -41,30 +34,15 @@ def test_json_output_matches_library(zoo) -> None:  # noqa: ANN001
 
 def test_streamed_text_is_the_whole_answer(zoo) -> None:  # noqa: ANN001
     bundle = zoo.bundle("llama")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "edge_spec",
-            "generate",
-            str(bundle),
-            "Hello there",
-            "--max-new-tokens",
-            "10",
-            "--exact",
-        ],
-        capture_output=True,
-        timeout=300,
-        check=True,
-    )
+    proc = run_cli("generate", str(bundle), "Hello there", "--max-new-tokens", "10", "--exact", check=True)
     expected = Pipeline.load(bundle, exact=True).generate("Hello there", max_new_tokens=10)
     assert proc.stdout.decode() == expected.text + "\n"
     assert "tok/s" in proc.stderr.decode()
 
 
 def test_version_and_help() -> None:
-    proc = subprocess.run([sys.executable, "-m", "edge_spec", "--version"], capture_output=True, check=True)
+    proc = run_cli("--version", check=True)
     assert proc.stdout.decode().startswith("edge-spec ")
     for command in ("export", "generate", "devices", "inspect"):
-        proc = subprocess.run([sys.executable, "-m", "edge_spec", command, "--help"], capture_output=True, check=True)
+        proc = run_cli(command, "--help", check=True)
         assert "Example" in proc.stdout.decode(), command
