@@ -82,7 +82,7 @@ class Pipeline:
         root, manifest = load_manifest(bundle)
         tokenizer = BundleTokenizer(root / manifest.tokenizer["dir"])
         session = open_target(root, manifest, backend, device, "exact" if exact else numerics)
-        log.info("loaded %s on %s/%s (%s)", root, backend, device, getattr(session, "numerics", ""))
+        log.info("loaded %s on %s/%s (%s)", root, backend, device, session.numerics)
         return cls(root, manifest, tokenizer, session, drafter)
 
     def encode(self, prompt: str | list[int] | list[dict[str, str]]) -> list[int]:

@@ -31,31 +31,21 @@ def _configs() -> dict:
         Qwen3Config,
     )
 
-    three_types = ["sliding_attention", "full_attention", "sliding_attention"]
+    gemma = dict(
+        head_dim=16,
+        query_pre_attn_scalar=16,
+        sliding_window=8,
+        layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+        max_position_embeddings=512,
+    )
     return {
         "llama": LlamaConfig(**SMALL, **COMMON, max_position_embeddings=512, tie_word_embeddings=True),
         "mistral": MistralConfig(**SMALL, **COMMON, max_position_embeddings=512, sliding_window=8),
         "qwen2": Qwen2Config(**SMALL, **COMMON, max_position_embeddings=512),
         "qwen3": Qwen3Config(**SMALL, **COMMON, head_dim=16, max_position_embeddings=512),
         "phi3": Phi3Config(**SMALL, **COMMON, max_position_embeddings=512, original_max_position_embeddings=512),
-        "gemma2": Gemma2Config(
-            **SMALL,
-            **COMMON,
-            head_dim=16,
-            query_pre_attn_scalar=16,
-            sliding_window=8,
-            layer_types=three_types,
-            max_position_embeddings=512,
-        ),
-        "gemma3_text": Gemma3TextConfig(
-            **SMALL,
-            **COMMON,
-            head_dim=16,
-            query_pre_attn_scalar=16,
-            sliding_window=8,
-            layer_types=three_types,
-            max_position_embeddings=512,
-        ),
+        "gemma2": Gemma2Config(**SMALL, **COMMON, **gemma),
+        "gemma3_text": Gemma3TextConfig(**SMALL, **COMMON, **gemma),
         "gpt2": GPT2Config(n_embd=64, n_layer=3, n_head=4, n_positions=512, **COMMON),
     }
 

@@ -27,12 +27,6 @@ class ForwardResult:
     hidden: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-@dataclass
-class Capabilities:
-    dynamic_shapes: bool = True
-    devices: tuple[str, ...] = ()
-
-
 class TargetSession(ABC):
     """A loaded spec-layout graph plus its KV cache (see kv_cache.py for the two layouts)."""
 

@@ -56,13 +56,11 @@ class OpenVINOSession(TargetSession):
         check_device(device, list(self.core.available_devices))
         self.model_path = model_path
         super().__init__(spec, device, numerics)
-        if numerics == "exact":
-            config = dict(EXACT_CONFIG)
-        else:
-            if numerics == "auto":
-                self.numerics = self._fastest_numerics()
-            config = dict(FAST_CANDIDATES[self.numerics])
-        self.compiled = self._compile(config)
+        compiled = None
+        if numerics == "auto":
+            self.numerics, compiled = self._fastest_numerics()
+        config = EXACT_CONFIG if self.numerics == "exact" else FAST_CANDIDATES[self.numerics]
+        self.compiled = compiled or self._compile(dict(config))
         self.request = self.compiled.create_infer_request()
         self.request.reset_state()
         self._input_names = {name for port in self.compiled.inputs for name in port.get_names()}
@@ -104,15 +102,7 @@ class OpenVINOSession(TargetSession):
         return not (weights == "fp16" and props.get("INFERENCE_PRECISION_HINT") == "f32")
 
     def _run(self, input_ids, position_ids, logit_rows, mask, sliding):  # noqa: ANN001, ANN202
-        inputs = {
-            "input_ids": input_ids,
-            "position_ids": position_ids,
-            "logit_rows": logit_rows,
-            "attention_mask": mask,
-            "beam_idx": BEAM,
-        }
-        if sliding is not None:
-            inputs["sliding_attention_mask"] = sliding
+        inputs = _feed(input_ids, position_ids, logit_rows, mask, sliding)
         result = self.request.infer(inputs, share_inputs=True, share_outputs=True)
         self.kv.add_pending(position_ids[0])
         # outputs are views of the request's buffers: copy what must outlive the next infer
@@ -131,11 +121,12 @@ class OpenVINOSession(TargetSession):
             data = state.state.data
             state.state = ov.Tensor(np.ascontiguousarray(data[:, :, order, :]))
 
-    def _fastest_numerics(self) -> str:
+    def _fastest_numerics(self) -> tuple[str, Any]:
         """The faster of the device's default precision and f32, measured once and cached.
 
         The answer depends on device and weight format (int8 weights ran faster at f32 than
-        under the default bf16 on an AMX Xeon), so it is measured rather than assumed.
+        under the default bf16 on an AMX Xeon), so it is measured rather than assumed. Returns
+        the choice and, when it was just measured, the winner's compiled model (no recompile).
         """
         stat = self.model_path.stat()
         key = f"{self.model_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.device}"
@@ -145,34 +136,27 @@ class OpenVINOSession(TargetSession):
         except (OSError, ValueError):
             known = {}
         if key in known and known[key] in FAST_CANDIDATES:
-            return known[key]
-        timings = {name: self._time_decode(cfg) for name, cfg in FAST_CANDIDATES.items()}
-        best = min(timings, key=timings.get)
-        log.info("numerics calibration on %s: %s -> %s", self.device, timings, best)
+            return known[key], None
+        measured = {name: self._time_decode(dict(cfg)) for name, cfg in FAST_CANDIDATES.items()}
+        best = min(measured, key=lambda name: measured[name][0])
+        log.info("numerics calibration on %s: %s -> %s", self.device, {k: v[0] for k, v in measured.items()}, best)
         known[key] = best
         store.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(store, json.dumps(known, indent=1))
-        return best
+        return best, measured[best][1]
 
-    def _time_decode(self, config: dict[str, str], past: int = 256, steps: int = 6) -> float:
-        """Best of a few single-token steps after a PAST-token prefill."""
+    def _time_decode(self, config: dict[str, str], past: int = 256, steps: int = 6) -> tuple[float, Any]:
+        """(best of a few single-token steps after a PAST-token prefill, the compiled model)."""
         compiled = self._compile(config)
         request = compiled.create_infer_request()
         request.reset_state()
-        names = {name for port in compiled.inputs for name in port.get_names()}
+        two_masks = any("sliding_attention_mask" in port.get_names() for port in compiled.inputs)
 
         def step(count: int, start: int) -> None:
             mask = np.zeros((1, 1, count, start + count), np.float32)
-            inputs = {
-                "input_ids": np.zeros((1, count), np.int64),
-                "position_ids": np.arange(start, start + count, dtype=np.int64)[None],
-                "logit_rows": np.array([count - 1], dtype=np.int64),
-                "attention_mask": mask,
-                "beam_idx": BEAM,
-            }
-            if "sliding_attention_mask" in names:
-                inputs["sliding_attention_mask"] = mask
-            request.infer(inputs)
+            ids = np.zeros((1, count), np.int64)
+            positions = np.arange(start, start + count, dtype=np.int64)[None]
+            request.infer(_feed(ids, positions, np.array([count - 1]), mask, mask if two_masks else None))
 
         step(past, 0)
         best = float("inf")
@@ -180,4 +164,18 @@ class OpenVINOSession(TargetSession):
             begin = time.perf_counter()
             step(1, past + i)
             best = min(best, time.perf_counter() - begin)
-        return best
+        return best, compiled
+
+
+def _feed(input_ids, position_ids, logit_rows, mask, sliding) -> dict:  # noqa: ANN001
+    """The stateful graph's inputs (the KV cache is not among them: it is plugin state)."""
+    inputs = {
+        "input_ids": input_ids,
+        "position_ids": position_ids,
+        "logit_rows": logit_rows,
+        "attention_mask": mask,
+        "beam_idx": BEAM,
+    }
+    if sliding is not None:
+        inputs["sliding_attention_mask"] = sliding
+    return inputs
