@@ -56,6 +56,11 @@ class Manifest:
     drafters: list[dict[str, Any]] = field(default_factory=list)
     ngram_dbs: list[dict[str, Any]] = field(default_factory=list)
 
+    def files_digest(self) -> str:
+        """A short hash of every file's checksum: names this exact export (for caches)."""
+        joined = "".join(f"{rel}:{entry['sha256']}" for rel, entry in sorted(self.files.items()))
+        return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=False)
 

@@ -5,6 +5,8 @@
     print(result.text, result.stats.tokens_per_s)
 
 A Pipeline owns one target session (and its KV cache): use it from one thread at a time.
+With a drafter ("ngram", or "auto" for the best the bundle offers) generation runs the
+speculative loop (engine/speculative.py); the output is the same greedy text, sooner.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_spec.bundle import load_manifest
-from edge_spec.drafters import DRAFTERS
+from edge_spec.drafters import DRAFTERS, make_drafter
+from edge_spec.drafters.base import Drafter
 from edge_spec.engine.generate import StopRule, greedy_decode
+from edge_spec.engine.planner import DraftPlanner
+from edge_spec.engine.speculative import speculative_decode
 from edge_spec.engine.stats import GenerationStats
 from edge_spec.engine.streaming import TextStream
+from edge_spec.engine.verify_cost import verify_cost
 from edge_spec.errors import EdgeSpecError
 from edge_spec.runtimes import open_target
 from edge_spec.tokenizer import BundleTokenizer
@@ -49,17 +55,19 @@ class GenerationResult:
     tokens: list[int]
     stats: GenerationStats
     top2_margins: list[float] = field(default_factory=list)
+    top1_logits: list[float] = field(default_factory=list)
 
 
 class Pipeline:
     """A loaded bundle: tokenizer + target session (+ drafters)."""
 
-    def __init__(self, root: Path, manifest, tokenizer: BundleTokenizer, session, drafter: str):  # noqa: ANN001
+    def __init__(self, root: Path, manifest, tokenizer: BundleTokenizer, session, drafter: Drafter):  # noqa: ANN001
         self.root = root
         self.manifest = manifest
         self.tokenizer = tokenizer
         self.session = session
         self.drafter = drafter
+        self._planner: DraftPlanner | None = None
 
     @classmethod
     def load(
@@ -70,20 +78,47 @@ class Pipeline:
         drafter: str = "none",
         exact: bool = False,
         numerics: str = "auto",
+        static_db: str | Path | None = None,
+        model_db: str | Path | None = "auto",
+        learn: bool = True,
     ) -> Pipeline:
         """Validate the bundle, then compile its target for BACKEND on DEVICE.
 
         exact=True: f32 compute everywhere (greedy output equals plain decoding token for
         token); the default picks the device's fastest numerics, measured once and cached.
         numerics ("default" or "f32") fixes the precision hint instead, for benchmarks.
+        The n-gram drafter's databases: static_db (default: BUNDLE/ngram/static.esng when it
+        exists), model_db ("auto": next to the bundle, or in the cache when the bundle is
+        read-only; None: off) which learns from the outputs when learn is true.
         """
         if drafter not in DRAFTERS:
             raise EdgeSpecError(f"drafter {drafter!r} is unknown; choose from {', '.join(DRAFTERS)}")
         root, manifest = load_manifest(bundle)
         tokenizer = BundleTokenizer(root / manifest.tokenizer["dir"])
+        chosen = make_drafter(drafter, root, manifest, static_db=static_db, model_db=model_db, learn=learn)
         session = open_target(root, manifest, backend, device, "exact" if exact else numerics)
-        log.info("loaded %s on %s/%s (%s)", root, backend, device, session.numerics)
-        return cls(root, manifest, tokenizer, session, drafter)
+        log.info("loaded %s on %s/%s (%s), drafter %s", root, backend, device, session.numerics, chosen.name)
+        return cls(root, manifest, tokenizer, session, chosen)
+
+    def close(self) -> None:
+        """Let the drafter persist what it learned (the model n-gram DB). Safe to call twice."""
+        self.drafter.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def planner(self) -> DraftPlanner:
+        """The draft planner, with this device's verify-cost curve (measured on first use)."""
+        if self._planner is None:
+            identity = "|".join(
+                [str(self.root.resolve()), self.manifest.files_digest(), self.session.backend, self.session.device,
+                 self.session.numerics]
+            )
+            self._planner = DraftPlanner(verify_cost(self.session, identity))
+        return self._planner
 
     def encode(self, prompt: str | list[int] | list[dict[str, str]]) -> list[int]:
         """Text -> ids; a list of {"role", "content"} messages goes through the chat template."""
@@ -131,14 +166,25 @@ class Pipeline:
                 on_text(delta)
             return stream.text
 
-        self.session.reset()
-        result = greedy_decode(self.session, ids, rule, on_tokens, record_margins=record_margins)
+        if self.drafter.name == "none":
+            self.session.reset()
+            result = greedy_decode(self.session, ids, rule, on_tokens, record_margins=record_margins)
+        else:
+            planner = self.planner()
+            self.session.reset()
+            result = speculative_decode(self.session, self.drafter, planner, ids, rule, on_tokens)
         tail = stream.flush()
         if tail and on_text:
             on_text(tail)
         result.stats.numerics = self.session.numerics
         text = self.tokenizer.decode(result.tokens)
-        return GenerationResult(text=text, tokens=result.tokens, stats=result.stats, top2_margins=result.top2_margins)
+        return GenerationResult(
+            text=text,
+            tokens=result.tokens,
+            stats=result.stats,
+            top2_margins=result.top2_margins,
+            top1_logits=result.top1_logits,
+        )
 
     def stream(
         self, prompt: str | list[int] | list[dict[str, str]], config: GenerationConfig | None = None

@@ -32,6 +32,7 @@ class DecodeResult:
     tokens: list[int]
     stats: GenerationStats
     top2_margins: list[float] = field(default_factory=list)
+    top1_logits: list[float] = field(default_factory=list)
 
 
 # on_tokens(new_token_ids) -> text so far (or None); lets the caller stream and check stop strings
@@ -52,6 +53,7 @@ def greedy_decode(
     forward_s0, calls0 = session.forward_seconds, session.forward_calls
     tokens: list[int] = []
     margins: list[float] = []
+    top1: list[float] = []
     start = time.perf_counter()
     session.reserve(session.length + len(prompt) + rule.max_new_tokens)
 
@@ -61,11 +63,12 @@ def greedy_decode(
         token = int(np.argmax(logits))
         if record_margins:
             margins.append(_top2_margin(logits))
+            top1.append(float(logits[token]))
         tokens.append(token)
         if not ttft:
             ttft = time.perf_counter() - start
         text = on_tokens([token]) if on_tokens else None
-        reason = _stop_reason(token, len(tokens), text, rule)
+        reason = stop_reason(token, len(tokens), text, rule)
         if reason:
             stats.stop_reason = reason
             break
@@ -79,10 +82,10 @@ def greedy_decode(
         ttft_s=ttft,
         forward_s=session.forward_seconds - forward_s0,
     )
-    return DecodeResult(tokens=tokens, stats=stats, top2_margins=margins)
+    return DecodeResult(tokens=tokens, stats=stats, top2_margins=margins, top1_logits=top1)
 
 
-def _stop_reason(token: int, count: int, text: str | None, rule: StopRule) -> str:
+def stop_reason(token: int, count: int, text: str | None, rule: StopRule) -> str:
     if token in rule.eos_token_ids:
         return "eos"
     if text is not None and any(s in text for s in rule.stop_strings):

@@ -1,0 +1,101 @@
+"""How much of a drafter's tree is worth verifying: expected tokens per second, measured.
+
+A pass over T tokens costs t(T) seconds (the device's verify-cost curve, measured once per
+bundle, backend, device and numerics: see verify_cost.py). A tree whose nodes are accepted with
+probabilities a_i yields 1 + sum(a_i) tokens per pass (the bonus token always comes). The planner
+keeps the parents-closed subset of nodes, most likely first, that maximises
+(1 + sum a_i) / (t(1 + n) + overhead); none at all when a single token is the best rate.
+
+a_i is the product, down the path, of each node's conditional acceptance: the drafter's own
+estimate, calibrated per (source, depth) by what the target actually accepted so far.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge_spec.engine.tree import ROOT, CandidateTree
+
+
+@dataclass
+class VerifyCost:
+    """t(T): seconds for one pass over T new tokens, interpolated between measured sizes."""
+
+    sizes: list[int]
+    seconds: list[float]
+
+    def __call__(self, count: int | np.ndarray) -> np.ndarray:
+        return np.interp(count, self.sizes, self.seconds)
+
+    def ratio(self, count: int) -> float:
+        return float(self(count) / self(1))
+
+
+@dataclass
+class Calibration:
+    """Accepted vs predicted per (source, depth): the factor that corrects a drafter's guesses."""
+
+    pseudo: float = 2.0
+    accepted: dict = field(default_factory=lambda: defaultdict(float))
+    predicted: dict = field(default_factory=lambda: defaultdict(float))
+
+    def factor(self, source: str, depth: int) -> float:
+        key = (source, min(depth, 16))
+        return (self.accepted[key] + self.pseudo) / (self.predicted[key] + self.pseudo)
+
+    def record(self, source: str, depth: int, prior: float, accepted: bool) -> None:
+        key = (source, min(depth, 16))
+        self.predicted[key] += prior
+        self.accepted[key] += 1.0 if accepted else 0.0
+
+
+class DraftPlanner:
+    """Cuts each proposed tree to the size that maximises expected tokens per second."""
+
+    def __init__(self, cost: VerifyCost, max_nodes: int = 32):
+        self.cost = cost
+        self.max_nodes = max_nodes
+        self.calibration = Calibration()
+        self.overhead_s = 0.0  # per-step time outside the target's forward (EMA)
+        self._priors = np.zeros(0)
+
+    def plan(self, tree: CandidateTree) -> CandidateTree:
+        """The best prefix (by acceptance chance) of TREE; with calibrated probs set."""
+        if len(tree) == 0:
+            return tree
+        depths = tree.depths
+        conditional = np.array(
+            [
+                min(1.0, p * self.calibration.factor(s, d))
+                for p, s, d in zip(tree.probs, tree.sources, depths)
+            ]
+        )
+        raw, tree.probs = tree.probs, conditional
+        chance = tree.path_probability()
+        order = np.lexsort((np.arange(len(tree)), -chance))[: self.max_nodes]
+        gain = 1.0 + np.concatenate([[0.0], np.cumsum(chance[order])])
+        time = self.cost(np.arange(1, order.size + 2)) + self.overhead_s
+        best = int(np.argmax(gain / time))
+        if not best:
+            return CandidateTree()
+        kept = np.sort(order[:best])
+        planned = tree.subtree(kept)
+        self._priors = raw[kept]  # observe() calibrates against the drafter's own guesses
+        return planned
+
+    def observe(self, tree: CandidateTree, path: list[int]) -> None:
+        """Record, for each node whose parent was accepted, whether it was accepted too."""
+        if len(tree) == 0:
+            return
+        on_path = set(path)
+        reached = on_path | {ROOT}
+        depths = tree.depths
+        for i, parent in enumerate(tree.parents):
+            if int(parent) in reached:
+                self.calibration.record(tree.sources[i], int(depths[i]), float(self._priors[i]), i in on_path)
+
+    def note_overhead(self, seconds: float) -> None:
+        self.overhead_s = seconds if self.overhead_s == 0.0 else 0.9 * self.overhead_s + 0.1 * seconds
