@@ -114,8 +114,13 @@ class Pipeline:
         """The draft planner, with this device's verify-cost curve (measured on first use)."""
         if self._planner is None:
             identity = "|".join(
-                [str(self.root.resolve()), self.manifest.files_digest(), self.session.backend, self.session.device,
-                 self.session.numerics]
+                [
+                    str(self.root.resolve()),
+                    self.manifest.files_digest(),
+                    self.session.backend,
+                    self.session.device,
+                    self.session.numerics,
+                ]
             )
             self._planner = DraftPlanner(verify_cost(self.session, identity))
         return self._planner

@@ -32,15 +32,19 @@ def make_drafter(
     from edge_spec.drafters.ngram import NgramDrafter
     from edge_spec.drafters.ngram_model import ModelNgramDB, default_model_db_path
 
+    tokenizer_hash = manifest.files.get(f"{manifest.tokenizer['dir']}/tokenizer.json", {}).get("sha256", "")
     static = None
     path = Path(static_db).expanduser() if static_db is not None else root / STATIC_DB
     if static_db is not None or path.is_file():
         from edge_spec.drafters.ngram_static import StaticNgramDB
 
         static = StaticNgramDB.open(path)
+        static.require_tokenizer(tokenizer_hash)
         log.info("static n-gram DB %s: %d keys", path, len(static))
     model = None
     if model_db is not None:
         where = default_model_db_path(root, manifest) if model_db == "auto" else Path(model_db).expanduser()
-        model = ModelNgramDB.open(where, writable=learn)
+        model = ModelNgramDB.open(
+            where, writable=learn, vocab_size=manifest.target.vocab_size, tokenizer_hash=tokenizer_hash
+        )
     return NgramDrafter(model_db=model, static_db=static, learner=model if learn else None)

@@ -26,8 +26,9 @@ class CountTable(Protocol):
 
     max_order: int
 
-    def next_tokens(self, key: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(tokens, counts) after KEY, most frequent first; empty when KEY is unseen."""
+    def lookup(self, key: Sequence[int]) -> tuple[np.ndarray, np.ndarray, int]:
+        """(tokens, counts, total) after KEY: the most frequent next tokens first, and the count
+        of every next token seen (kept or not); empty arrays and 0 when KEY is unseen."""
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,10 @@ class NgramDrafter(Drafter):
     ) -> list[tuple[int, int, float]] | None:
         """Next token(s) by the longest key that the table knows, if its thresholds pass."""
         for order in range(min(table.max_order, len(context)), 0, -1):
-            tokens, counts = table.next_tokens(context[-order:])
+            tokens, counts, total = table.lookup(context[-order:])
             if tokens.size == 0:
                 continue
-            total = float(counts.sum())
+            total = float(max(total, counts.sum()))
             share = counts[0] / total
             if not thresholds.passes(order, int(counts[0]), share):
                 return None

@@ -49,9 +49,7 @@ class ContextNgrams:
                     if len(spots) > self.per_key:
                         del spots[0]
 
-    def candidates(
-        self, max_depth: int, max_candidates: int, min_support: dict[int, int]
-    ) -> list[ContextCandidate]:
+    def candidates(self, max_depth: int, max_candidates: int, min_support: dict[int, int]) -> list[ContextCandidate]:
         """Continuations of the current suffix, longest match first, most recent first.
 
         A continuation is proposed only when at least min_support[n] of the occurrences of the

@@ -55,7 +55,7 @@ class ModelNgramDB:
         db = cls(path, writable, vocab_size, tokenizer_hash)
         if path.is_file():
             try:
-                db.table = _read_table(path)
+                db.table = _read_table(path, tokenizer_hash)
             except BundleError as exc:
                 log.warning("%s; starting an empty model n-gram DB", exc)
         return db
@@ -74,6 +74,10 @@ class ModelNgramDB:
             hit = (np.array([t for t, _ in items], np.int64), np.array([c for _, c in items], np.int64))
             self._sorted[key] = hit
         return hit
+
+    def lookup(self, key: Sequence[int]) -> tuple[np.ndarray, np.ndarray, int]:
+        tokens, counts = self.next_tokens(key)
+        return tokens, counts, int(counts.sum())
 
     def learn(self, history: Sequence[int], prompt_len: int) -> None:
         """Count the n-grams that end in the model's output HISTORY[prompt_len:], once each."""
@@ -94,7 +98,7 @@ class ModelNgramDB:
         merged: dict[tuple[int, ...], dict[int, int]] = {}
         if self.path.is_file():
             try:
-                merged = _read_table(self.path)
+                merged = _read_table(self.path, self.tokenizer_hash)
             except BundleError as exc:
                 log.warning("%s; rewriting it", exc)
         for key, counts in self.pending.items():
@@ -123,10 +127,12 @@ def _bounded(table: dict[tuple[int, ...], dict[int, int]]) -> dict[tuple[int, ..
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
-def _read_table(path: Path) -> dict[tuple[int, ...], dict[int, int]]:
+def _read_table(path: Path, tokenizer_hash: str) -> dict[tuple[int, ...], dict[int, int]]:
     from edge_spec.drafters.ngram_static import StaticNgramDB
 
-    return StaticNgramDB.open(path).to_dict()
+    with StaticNgramDB.open(path) as db:
+        db.require_tokenizer(tokenizer_hash)
+        return db.to_dict()
 
 
 def _write_table(

@@ -68,10 +68,7 @@ class DraftPlanner:
             return tree
         depths = tree.depths
         conditional = np.array(
-            [
-                min(1.0, p * self.calibration.factor(s, d))
-                for p, s, d in zip(tree.probs, tree.sources, depths)
-            ]
+            [min(1.0, p * self.calibration.factor(s, d)) for p, s, d in zip(tree.probs, tree.sources, depths)]
         )
         raw, tree.probs = tree.probs, conditional
         chance = tree.path_probability()
