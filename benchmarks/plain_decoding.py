@@ -25,10 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from genai_baseline import export_genai_model  # noqa: E402
+from edge_spec.bench.genai import GenAIRunner, export_genai_model
 
+HERE = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("EDGE_SPEC_SHARED", HERE.parents[1] / "shared"))
 log = logging.getLogger("bench")
 
@@ -103,8 +102,6 @@ class GenAIPlain:
     stateful-SDPA path edge-spec's graph shares, shown for a kernel-for-kernel comparison."""
 
     def __init__(self, model_dir: Path, precision: str, attention: str = "PA"):
-        from genai_baseline import GenAIRunner
-
         self.runner = GenAIRunner(model_dir, precision, properties={"ATTENTION_BACKEND": attention})
         self.numerics = precision
 
@@ -153,7 +150,7 @@ def main() -> None:
     modes: list[Mode] = []
     for weights in args.weights.split(","):
         bundle = ensure_bundle(target, args.work, "ov", weights)
-        genai_dir = export_genai_model(target, weights, args.work / "genai")
+        genai_dir = export_genai_model(target, weights, args.work / "genai", name="smollm2")
         for precision in ("default", "f32"):
             modes.append(
                 Mode(

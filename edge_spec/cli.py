@@ -137,7 +137,13 @@ def generate(
     max_new_tokens: Annotated[int, typer.Option(help="Stop after this many new tokens.")] = 128,
     backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
     device: Annotated[str, typer.Option(help="CPU, GPU, NPU, AUTO (OpenVINO); CPU, CUDA, OPENVINO (ORT).")] = "CPU",
-    drafter: Annotated[str, typer.Option(help="none (plain decoding).")] = "none",
+    drafter: Annotated[
+        str, typer.Option(help="none (plain decoding), ngram (n-gram tiers, no model cost) or auto.")
+    ] = "auto",
+    ngram_db: Annotated[
+        Path | None,
+        typer.Option(help="Static n-gram DB from `edge-spec ngram build` (default: BUNDLE/ngram/static.esng)."),
+    ] = None,
     exact: Annotated[bool, typer.Option("--exact", help="f32 compute: output equals plain decoding.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of streaming.")] = False,
 ) -> None:
@@ -147,29 +153,33 @@ def generate(
 
       edge-spec generate smollm2.bundle "def fibonacci(n):" --max-new-tokens 64
 
-      edge-spec generate smollm2.bundle "Hello" --exact --json
+      edge-spec generate smollm2.bundle "Hello" --exact --json --drafter ngram
     """
     from edge_spec.pipeline import GenerationConfig, Pipeline
 
     if prompt == "-":
         prompt = _read_stdin()
     config = GenerationConfig(max_new_tokens=max_new_tokens)
-    pipe = Pipeline.load(bundle, backend=backend, device=device, drafter=drafter, exact=exact)
-    if as_json:
-        result = pipe.generate(prompt, config)
-        payload = {"text": result.text, "tokens": result.tokens, "stats": result.stats.to_dict()}
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
-        return
+    with Pipeline.load(
+        bundle, backend=backend, device=device, drafter=drafter, exact=exact, static_db=ngram_db
+    ) as pipe:
+        if as_json:
+            result = pipe.generate(prompt, config)
+            payload = {"text": result.text, "tokens": result.tokens, "stats": result.stats.to_dict()}
+            sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+            return
 
-    def show(piece: str) -> None:
-        sys.stdout.write(piece)
-        sys.stdout.flush()
+        def show(piece: str) -> None:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
 
-    result = pipe.generate(prompt, config, on_text=show)
+        result = pipe.generate(prompt, config, on_text=show)
     sys.stdout.write("\n")
     s = result.stats
+    drafting = f", tau {s.tau:.2f} ({s.drafter})" if s.drafter != "none" else ""
     err.print(
-        f"[dim]{s.new_tokens} tokens, {s.tokens_per_s:.1f} tok/s, TTFT {s.ttft_s * 1000:.0f} ms, {s.numerics}[/]",
+        f"[dim]{s.new_tokens} tokens, {s.tokens_per_s:.1f} tok/s{drafting}, TTFT {s.ttft_s * 1000:.0f} ms, "
+        f"{s.numerics}[/]",
         highlight=False,
     )
 
@@ -180,6 +190,102 @@ def _read_stdin() -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise EdgeSpecError(f"stdin: not valid UTF-8 (byte {exc.start}); send UTF-8 text") from None
+
+
+@app.command()
+@user_errors
+def bench(
+    bundle: Annotated[Path, typer.Argument(help="A bundle made by `edge-spec export`.")],
+    prompts: Annotated[
+        Path, typer.Option("--prompts", help="Spec-Bench question.jsonl, HumanEval .jsonl(.gz) or edge-spec rows.")
+    ],
+    drafter: Annotated[
+        str, typer.Option(help="Comma-separated drafters to measure; plain decoding (none) always runs.")
+    ] = "none",
+    limit: Annotated[int | None, typer.Option(help="At most N prompts per category.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="Stop each generation after this many new tokens.")] = 128,
+    warmup: Annotated[int, typer.Option(help="Unmeasured generations per mode before measuring.")] = 1,
+    repeat: Annotated[int, typer.Option(help="Measure each prompt N times per mode; keep the median time.")] = 1,
+    exact: Annotated[bool, typer.Option("--exact", help="f32 compute: any output change is a mismatch.")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write every figure to this JSON file.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Draw speedup and tau per category to a PNG.")] = None,
+    compare: Annotated[str | None, typer.Option(help="genai: also run OpenVINO GenAI on the same model.")] = None,
+    genai_model: Annotated[
+        Path | None, typer.Option(help="The HF model (or GenAI export) for --compare genai; default: the source.")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
+    device: Annotated[str, typer.Option(help="CPU, GPU, NPU, AUTO (OpenVINO); CPU, CUDA, OPENVINO (ORT).")] = "CPU",
+    ignore_eos: Annotated[
+        bool, typer.Option("--ignore-eos/--no-ignore-eos", help="Always generate --max-new-tokens tokens.")
+    ] = False,
+) -> None:
+    """Measure speedup, tau and token identity of each drafter against plain decoding.
+
+    Every mode runs in this one process, interleaved prompt by prompt, greedy. Exit code 1 when
+    an output differs from plain decoding in --exact mode.
+
+    Examples:
+
+      edge-spec bench smollm2.bundle --prompts question.jsonl --drafter ngram --limit 3 --json out.json
+
+      edge-spec bench smollm2.bundle --prompts HumanEval.jsonl.gz --exact --compare genai --plot out.png
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from edge_spec.bench.report import summary_rows, summary_table, write_json
+    from edge_spec.bench.runner import BenchConfig, run_bench
+
+    if compare not in (None, "genai"):
+        raise EdgeSpecError(f"--compare {compare}: unknown; the only comparison is genai")
+    config = BenchConfig(
+        bundle=bundle,
+        prompts_file=prompts,
+        drafters=tuple(drafter.split(",")),
+        limit=limit,
+        max_new_tokens=max_new_tokens,
+        warmup=warmup,
+        repeat=repeat,
+        exact=exact,
+        backend=backend,
+        device=device,
+        ignore_eos=ignore_eos,
+        compare_genai=compare == "genai",
+        genai_model=genai_model,
+    )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = progress.add_task("bench", total=None)
+
+        def on_progress(done: int, total: int, what: str) -> None:
+            progress.update(task, completed=done, total=total, description=what)
+
+        result = run_bench(config, on_progress)
+    rows = summary_rows(result)
+    m = result.machine
+    title = (
+        f"{bundle.name}: {backend}/{device}, {m['weights']} weights, {m['numerics']} numerics, "
+        f"{len(result.prompts)} prompts, {max_new_tokens} new tokens, {m['cpu']}"
+    )
+    if not out.is_terminal:  # a pipe or a file has no width to respect: do not squeeze the table
+        out.width = max(out.width, 160)
+    out.print(summary_table(rows, title))
+    if json_out is not None:
+        write_json(result, json_out)
+        err.print(f"[green]report written:[/] {json_out}", highlight=False)
+    if plot is not None:
+        from edge_spec.bench.plot import plot_summary
+
+        plot_summary(rows, plot, title)
+        err.print(f"[green]plot written:[/] {plot}", highlight=False)
+    ours, theirs = result.mismatches("edge-spec"), result.mismatches("genai")
+    if theirs:
+        err.print(f"[yellow]GenAI: {theirs} outputs differ from genai-plain beyond a near-tie[/]", highlight=False)
+    if ours:
+        what = "a bug: exact mode must reproduce plain decoding" if exact else "beyond a near-tie"
+        err.print(f"[bold red]{ours} outputs differ from plain decoding, {what}[/]", highlight=False)
+        if exact:
+            raise typer.Exit(1)
 
 
 @app.command()
@@ -228,6 +334,133 @@ def inspect(bundle: Annotated[Path, typer.Argument(help="A bundle made by `edge-
         table.add_row(fmt, entry["weights"], entry["path"], f"{size / 2**20:.1f} MiB")
     out.print(table)
     out.print(f"drafters: {len(manifest.drafters) or 'none'}; n-gram DBs: {len(manifest.ngram_dbs) or 'none'}")
+
+
+ngram_app = typer.Typer(
+    help="Static n-gram databases (the n-gram drafter's corpus tier).", no_args_is_help=True, add_completion=False
+)
+app.add_typer(ngram_app, name="ngram")
+
+
+@ngram_app.command("build")
+@user_errors
+def ngram_build(
+    bundle: Annotated[
+        Path, typer.Argument(help="A bundle (its tokenizer is used), a tokenizer folder, or a tokenizer.json.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The DB file to write (replaced atomically).")],
+    corpus: Annotated[
+        list[Path] | None, typer.Argument(help="Text files or folders (read recursively; binary files skipped).")
+    ] = None,
+    python_stdlib: Annotated[
+        bool, typer.Option("--python-stdlib", help="Add this interpreter's standard library (not site-packages).")
+    ] = False,
+    max_order: Annotated[int, typer.Option(help="Longest key, 1..3 tokens.")] = 3,
+    top_k: Annotated[int, typer.Option(help="Next tokens kept per key.")] = 4,
+    min_count: Annotated[int, typer.Option(help="Drop next tokens seen fewer times.")] = 2,
+    memory_mb: Annotated[int, typer.Option(help="Memory for the count tables; past it, the rarest are dropped.")] = 512,
+    skip_heldout: Annotated[
+        bool,
+        typer.Option(
+            "--skip-heldout/--no-skip-heldout",
+            help="Skip every file whose content sha1 (hex) gives int(sha1[:4], 16) % 50 == 0: the benchmark "
+            "prompts were cut from those files (see the README of the shared bench folder), so they must never "
+            "fill an n-gram DB. On by default.",
+        ),
+    ] = True,
+) -> None:
+    """Count the n-grams of a corpus into a static n-gram DB for BUNDLE's tokenizer.
+
+    Examples:
+
+      edge-spec ngram build smollm2.bundle --python-stdlib -o stdlib.esng
+
+      edge-spec ngram build smollm2.bundle ./my-project ./docs -o project.esng --min-count 3
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from edge_spec.drafters.ngram_build import (
+        build_static_db,
+        is_heldout,
+        python_stdlib_sources,
+        return_freed_memory_promptly,
+    )
+
+    return_freed_memory_promptly()  # keeps the process near --memory-mb
+    sources = list(corpus or [])
+    if python_stdlib:
+        sources += python_stdlib_sources()
+    if not sources:
+        raise EdgeSpecError("no corpus: name at least one file or folder, or pass --python-stdlib")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[files]} files"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("counting", total=None, files="0/0")
+
+        def on_progress(p: Any) -> None:
+            progress.update(
+                task,
+                description=p.stage,
+                completed=p.bytes_done,
+                total=p.bytes_total,
+                files=f"{p.files_done}/{p.files_total}",
+            )
+
+        report = build_static_db(
+            bundle,
+            sources,
+            output,
+            max_order=max_order,
+            top_k=top_k,
+            min_count=min_count,
+            memory_mb=memory_mb,
+            skip=is_heldout if skip_heldout else None,
+            progress=on_progress,
+        )
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped_by_reason.items()))
+    pruned = f"; pruned {report.prunes}x, counts low by <= {report.max_undercount}" if report.prunes else ""
+    err.print(
+        f"[green]n-gram DB written:[/] {report.path}: {report.keys:,} keys, {report.entries:,} entries, "
+        f"{report.bytes / 2**20:.1f} MiB, from {report.files_read:,} files ({skipped or 'none skipped'}), "
+        f"{report.tokens:,} tokens, {report.seconds:.1f} s{pruned}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@ngram_app.command("info")
+@user_errors
+def ngram_info(db: Annotated[Path, typer.Argument(help="A DB made by `edge-spec ngram build`.")]) -> None:
+    """Check a static n-gram DB (header and checksum) and print its header.
+
+    Example:
+
+      edge-spec ngram info stdlib.esng
+    """
+    from edge_spec.drafters.ngram_static import read_header
+
+    h = read_header(db)
+    out.print(f"[bold]{db}[/]", highlight=False)
+    for name, value in [
+        ("format version", h.version),
+        ("max order", h.max_order),
+        ("top k", h.top_k),
+        ("min count", h.min_count),
+        ("vocab size", h.vocab_size),
+        ("keys", f"{h.n_keys:,}"),
+        ("entries", f"{h.n_entries:,}"),
+        ("corpus tokens", f"{h.corpus_tokens:,}"),
+        ("file size", f"{h.file_size:,} bytes"),
+        ("tokenizer sha256", h.tokenizer_hash or "(unknown)"),
+        ("checksum sha256", f"{h.checksum} (ok)"),
+    ]:
+        out.print(f"{name + ':':<18}{value}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:
