@@ -184,6 +184,37 @@ def generate(
     )
 
 
+@app.command()
+@user_errors
+def chat(
+    bundle: Annotated[Path, typer.Argument(help="A bundle made by `edge-spec export`.")],
+    drafter: Annotated[str, typer.Option(help="auto, ngram or none (plain decoding).")] = "auto",
+    system: Annotated[str | None, typer.Option(help="A system prompt.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 512,
+    backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
+    device: Annotated[str, typer.Option(help="CPU, GPU, NPU, AUTO (OpenVINO); CPU, CUDA, OPENVINO (ORT).")] = "CPU",
+    ngram_db: Annotated[Path | None, typer.Option(help="Static n-gram DB (default: BUNDLE/ngram/static.esng).")] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="f32 compute: answers equal plain decoding's.")] = False,
+) -> None:
+    """Chat with the model: answers stream as tokens are accepted; the conversation's KV cache is
+    kept, so a new turn prefills only the new message. /help lists the commands.
+
+    Examples:
+
+      edge-spec chat smollm2.bundle
+
+      edge-spec chat smollm2.bundle --system "You answer in one sentence." --drafter ngram
+    """
+    from edge_spec.chat_repl import run_chat
+    from edge_spec.pipeline import GenerationConfig, Pipeline
+
+    config = GenerationConfig(max_new_tokens=max_new_tokens)
+    with Pipeline.load(
+        bundle, backend=backend, device=device, drafter=drafter, exact=exact, static_db=ngram_db
+    ) as pipe:
+        run_chat(pipe.chat(system=system, config=config), err)
+
+
 def _read_stdin() -> str:
     data = sys.stdin.buffer.read()
     try:
@@ -212,6 +243,9 @@ def bench(
     compare: Annotated[str | None, typer.Option(help="genai: also run OpenVINO GenAI on the same model.")] = None,
     genai_model: Annotated[
         Path | None, typer.Option(help="The HF model (or GenAI export) for --compare genai; default: the source.")
+    ] = None,
+    ngram_db: Annotated[
+        Path | None, typer.Option(help="Static n-gram DB (`edge-spec ngram build`); default: BUNDLE/ngram/static.esng.")
     ] = None,
     backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
     device: Annotated[str, typer.Option(help="CPU, GPU, NPU, AUTO (OpenVINO); CPU, CUDA, OPENVINO (ORT).")] = "CPU",
@@ -251,6 +285,7 @@ def bench(
         ignore_eos=ignore_eos,
         compare_genai=compare == "genai",
         genai_model=genai_model,
+        ngram_db=ngram_db,
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress, warnings.catch_warnings():

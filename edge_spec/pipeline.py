@@ -61,13 +61,22 @@ class GenerationResult:
 class Pipeline:
     """A loaded bundle: tokenizer + target session (+ drafters)."""
 
-    def __init__(self, root: Path, manifest, tokenizer: BundleTokenizer, session, drafter: Drafter):  # noqa: ANN001
+    def __init__(
+        self,
+        root: Path,
+        manifest,  # noqa: ANN001
+        tokenizer: BundleTokenizer,
+        session,  # noqa: ANN001
+        drafter: Drafter,
+        drafter_options: dict | None = None,
+    ):
         self.root = root
         self.manifest = manifest
         self.tokenizer = tokenizer
         self.session = session
         self.drafter = drafter
         self._planner: DraftPlanner | None = None
+        self._drafter_options = drafter_options or {}
 
     @classmethod
     def load(
@@ -95,10 +104,25 @@ class Pipeline:
             raise EdgeSpecError(f"drafter {drafter!r} is unknown; choose from {', '.join(DRAFTERS)}")
         root, manifest = load_manifest(bundle)
         tokenizer = BundleTokenizer(root / manifest.tokenizer["dir"])
-        chosen = make_drafter(drafter, root, manifest, static_db=static_db, model_db=model_db, learn=learn)
+        options = {"static_db": static_db, "model_db": model_db, "learn": learn}
+        chosen = make_drafter(drafter, root, manifest, **options)
         session = open_target(root, manifest, backend, device, "exact" if exact else numerics)
         log.info("loaded %s on %s/%s (%s), drafter %s", root, backend, device, session.numerics, chosen.name)
-        return cls(root, manifest, tokenizer, session, chosen)
+        return cls(root, manifest, tokenizer, session, chosen, options)
+
+    def set_drafter(self, name: str) -> None:
+        """Switch drafter (same database options as at load); the old one saves what it learned."""
+        if name not in DRAFTERS:
+            raise EdgeSpecError(f"drafter {name!r} is unknown; choose from {', '.join(DRAFTERS)}")
+        chosen = make_drafter(name, self.root, self.manifest, **self._drafter_options)
+        self.drafter.close()
+        self.drafter = chosen
+
+    def chat(self, system: str | None = None, config: GenerationConfig | None = None):  # noqa: ANN201
+        """A ChatSession on this pipeline (it keeps the conversation's KV cache between turns)."""
+        from edge_spec.chat import ChatSession
+
+        return ChatSession(self, system=system, config=config or GenerationConfig())
 
     def close(self) -> None:
         """Let the drafter persist what it learned (the model n-gram DB). Safe to call twice."""
@@ -156,7 +180,30 @@ class Pipeline:
         elif max_new_tokens is not None:
             config = GenerationConfig(max_new_tokens, config.stop_strings, config.ignore_eos)
         ids = self.encode(prompt)
-        room = self.manifest.target.max_positions - len(ids)
+        self.session.reset()
+        return self.continue_cache(ids, config, on_text=on_text, cancel=cancel, record_margins=record_margins)
+
+    def continue_cache(
+        self,
+        ids: list[int],
+        config: GenerationConfig,
+        *,
+        context: list[int] | None = None,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+        record_margins: bool = False,
+    ) -> GenerationResult:
+        """Feed IDS after what the session's cache already holds, then generate (greedy).
+
+        CONTEXT: the tokens already in the cache, for the drafter's context tier (a chat's
+        earlier turns). Afterwards the cache holds IDS and every emitted token but the last.
+        """
+        room = self.manifest.target.max_positions - self.session.length - len(ids)
+        if room <= 0:
+            raise EdgeSpecError(
+                f"{self.session.length + len(ids)} tokens do not fit this model's context of "
+                f"{self.manifest.target.max_positions}; start over (a new chat, /reset) or shorten the prompt"
+            )
         rule = StopRule(
             max_new_tokens=min(config.max_new_tokens, room),
             eos_token_ids=frozenset() if config.ignore_eos else self.tokenizer.eos_token_ids,
@@ -172,12 +219,10 @@ class Pipeline:
             return stream.text
 
         if self.drafter.name == "none":
-            self.session.reset()
             result = greedy_decode(self.session, ids, rule, on_tokens, record_margins=record_margins)
         else:
             planner = self.planner()
-            self.session.reset()
-            result = speculative_decode(self.session, self.drafter, planner, ids, rule, on_tokens)
+            result = speculative_decode(self.session, self.drafter, planner, ids, rule, on_tokens, context=context)
         tail = stream.flush()
         if tail and on_text:
             on_text(tail)

@@ -7,7 +7,6 @@ tokenisation never differs between them.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,13 +88,14 @@ class EdgeSpecMode:
     runtime = "edge-spec"
     reference = PLAIN
 
-    def __init__(self, bundle: Path, drafter: str, backend: str, device: str, exact: bool) -> None:
+    def __init__(
+        self, bundle: Path, drafter: str, backend: str, device: str, exact: bool, static_db: Path | None = None
+    ) -> None:
         from edge_spec.pipeline import Pipeline
 
-        options: dict[str, Any] = {"backend": backend, "device": device, "drafter": drafter, "exact": exact}
-        if "learn" in inspect.signature(Pipeline.load).parameters:
-            options["learn"] = False
-        self.pipe = Pipeline.load(bundle, **options)
+        self.pipe = Pipeline.load(
+            bundle, backend=backend, device=device, drafter=drafter, exact=exact, static_db=static_db, learn=False
+        )
         self.name = drafter
         self.numerics = self.pipe.session.numerics
         self.settings: dict[str, Any] = {"drafter": drafter}

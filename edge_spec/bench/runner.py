@@ -44,6 +44,7 @@ class BenchConfig:
     ignore_eos: bool = False
     compare_genai: bool = False
     genai_model: Path | None = None
+    ngram_db: Path | None = None  # the static n-gram DB (default: the bundle's, if it has one)
 
     def __post_init__(self) -> None:
         from edge_spec.drafters import DRAFTERS
@@ -127,7 +128,7 @@ def run_bench(config: BenchConfig, on_progress: ProgressCallback | None = None) 
     results: list[PromptResult] = []
     try:
         progress(0, total, f"loading {PLAIN}")
-        plain = EdgeSpecMode(config.bundle, PLAIN, config.backend, config.device, config.exact)
+        plain = EdgeSpecMode(config.bundle, PLAIN, config.backend, config.device, config.exact, config.ngram_db)
         modes.append(plain)
         encoded, skipped = _encode_all(plain, prompts)
         if not encoded:
@@ -136,7 +137,9 @@ def run_bench(config: BenchConfig, on_progress: ProgressCallback | None = None) 
         _warm_up(plain, warm_ids, config, rss, progress, total)
         for drafter in config.drafters[1:]:
             progress(0, total, f"loading {drafter}")
-            modes.append(EdgeSpecMode(config.bundle, drafter, config.backend, config.device, config.exact))
+            modes.append(
+                EdgeSpecMode(config.bundle, drafter, config.backend, config.device, config.exact, config.ngram_db)
+            )
             _warm_up(modes[-1], warm_ids, config, rss, progress, total)
         if config.compare_genai:
             from edge_spec.bench.genai import build_genai_modes

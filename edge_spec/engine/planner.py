@@ -46,6 +46,12 @@ class Calibration:
         key = (source, min(depth, 16))
         return (self.accepted[key] + self.pseudo) / (self.predicted[key] + self.pseudo)
 
+    def fade(self, keep: float) -> None:
+        """Weigh earlier evidence down (a new request may be another kind of text)."""
+        for table in (self.accepted, self.predicted):
+            for key in table:
+                table[key] *= keep
+
     def record(self, source: str, depth: int, prior: float, accepted: bool) -> None:
         key = (source, min(depth, 16))
         self.predicted[key] += prior
@@ -61,6 +67,10 @@ class DraftPlanner:
         self.calibration = Calibration()
         self.overhead_s = 0.0  # per-step time outside the target's forward (EMA)
         self._priors = np.zeros(0)
+
+    def new_request(self) -> None:
+        """Halve what was learned so far: a tier that failed on one prompt can recover on the next."""
+        self.calibration.fade(0.5)
 
     def plan(self, tree: CandidateTree) -> CandidateTree:
         """The best prefix (by acceptance chance) of TREE; with calibrated probs set."""

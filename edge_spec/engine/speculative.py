@@ -39,8 +39,12 @@ def speculative_decode(
     prompt: Sequence[int],
     rule: StopRule,
     on_tokens: TokenSink | None = None,
+    context: Sequence[int] | None = None,
 ) -> DecodeResult:
-    """Greedy speculative decoding continuing from the session's committed cache."""
+    """Greedy speculative decoding continuing from the session's committed cache.
+
+    CONTEXT: the tokens already in the cache (a chat's earlier turns), shown to the drafter.
+    """
     if not prompt:
         raise ValueError("the prompt is empty: give at least one token")
     start = time.perf_counter()
@@ -70,7 +74,8 @@ def speculative_decode(
     _, reason = emit([root])
     ttft = time.perf_counter() - start
     drafter.reset()
-    drafter.observe([*prompt, root])
+    planner.new_request()
+    drafter.observe([*(context or ()), *prompt, root])
 
     while not reason:
         step_start = time.perf_counter()
