@@ -84,6 +84,7 @@ class ChatSession:
         session = self.pipeline.session
         before = session.length
         session.truncate(keep)
+        self._cached = full[:keep]  # true even if the generation below fails
         result = self.pipeline.continue_cache(
             full[keep:], self.config, context=full[:keep], on_text=on_text, cancel=cancel
         )

@@ -81,6 +81,10 @@ def test_bad_input_keeps_the_chat_alive(zoo, tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(EdgeSpecError, match="not a saved chat"):
         chat.load(bad)
     assert chat.send("Still here?").tokens
+    chat.send("x")
+    with pytest.raises(EdgeSpecError, match="context"):  # after a cache that holds a turn
+        chat.send("word " * 600)
+    assert chat.send("And now?").tokens
 
 
 def without_chat_template(bundle, dest):  # noqa: ANN001, ANN201
