@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_spec.bundle import load_manifest
-from edge_spec.drafters import DRAFTERS, make_drafter
+from edge_spec.drafters import make_drafter
 from edge_spec.drafters.base import Drafter
 from edge_spec.engine.generate import StopRule, greedy_decode
 from edge_spec.engine.planner import DraftPlanner
@@ -100,8 +100,6 @@ class Pipeline:
         exists), model_db ("auto": next to the bundle, or in the cache when the bundle is
         read-only; None: off) which learns from the outputs when learn is true.
         """
-        if drafter not in DRAFTERS:
-            raise EdgeSpecError(f"drafter {drafter!r} is unknown; choose from {', '.join(DRAFTERS)}")
         root, manifest = load_manifest(bundle)
         tokenizer = BundleTokenizer(root / manifest.tokenizer["dir"])
         options = {"static_db": static_db, "model_db": model_db, "learn": learn}
@@ -112,8 +110,6 @@ class Pipeline:
 
     def set_drafter(self, name: str) -> None:
         """Switch drafter (same database options as at load); the old one saves what it learned."""
-        if name not in DRAFTERS:
-            raise EdgeSpecError(f"drafter {name!r} is unknown; choose from {', '.join(DRAFTERS)}")
         chosen = make_drafter(name, self.root, self.manifest, **self._drafter_options)
         self.drafter.close()
         self.drafter = chosen

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from edge_spec.drafters.base import Drafter, NoDrafter
+from edge_spec.errors import EdgeSpecError
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ def make_drafter(
     learn: bool = True,
 ) -> Drafter:
     """The drafter NAME for the bundle at ROOT (see Pipeline.load for the database options)."""
+    if name not in DRAFTERS:
+        raise EdgeSpecError(f"drafter {name!r} is unknown; choose from {', '.join(DRAFTERS)}")
     if name == "none":
         return NoDrafter()
     from edge_spec.drafters.ngram import NgramDrafter

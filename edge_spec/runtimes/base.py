@@ -130,6 +130,20 @@ class TargetSession(ABC):
         """One graph call; appends the new K/V to the cache as pending. Returns (logits, hidden)."""
 
 
+def graph_feed(
+    input_ids: np.ndarray,
+    position_ids: np.ndarray,
+    logit_rows: np.ndarray,
+    mask: np.ndarray,
+    sliding: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    """The spec-layout inputs every backend feeds (each adds its own: past K/V, beam_idx)."""
+    feeds = {"input_ids": input_ids, "position_ids": position_ids, "logit_rows": logit_rows, "attention_mask": mask}
+    if sliding is not None:
+        feeds["sliding_attention_mask"] = sliding
+    return feeds
+
+
 def additive_mask(
     live: np.ndarray, slot_pos: np.ndarray, positions: np.ndarray, tree_mask: np.ndarray, window: int | None
 ) -> np.ndarray:

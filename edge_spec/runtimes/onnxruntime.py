@@ -11,7 +11,7 @@ from pathlib import Path
 
 from edge_spec.bundle import TargetSpec
 from edge_spec.errors import DeviceError
-from edge_spec.runtimes.base import TargetSession
+from edge_spec.runtimes.base import TargetSession, graph_feed
 from edge_spec.runtimes.kv_cache import BufferKV
 
 log = logging.getLogger(__name__)
@@ -77,14 +77,7 @@ class OnnxRuntimeSession(TargetSession):
         return BufferKV(self.spec.num_layers, self.spec.kv_heads, self.spec.head_dim)
 
     def _run(self, input_ids, position_ids, logit_rows, mask, sliding):  # noqa: ANN001, ANN202
-        feeds = {
-            "input_ids": input_ids,
-            "position_ids": position_ids,
-            "logit_rows": logit_rows,
-            "attention_mask": mask,
-        }
-        if sliding is not None:
-            feeds["sliding_attention_mask"] = sliding
+        feeds = graph_feed(input_ids, position_ids, logit_rows, mask, sliding)
         for i, (k, v) in enumerate(zip(self.kv.keys, self.kv.values)):
             feeds[f"past_key.{i}"] = k
             feeds[f"past_value.{i}"] = v

@@ -13,7 +13,7 @@ import numpy as np
 
 from edge_spec.bundle import TargetSpec, atomic_write_text, cache_dir
 from edge_spec.errors import DeviceError
-from edge_spec.runtimes.base import TargetSession
+from edge_spec.runtimes.base import TargetSession, graph_feed
 from edge_spec.runtimes.kv_cache import SlotKV
 
 log = logging.getLogger(__name__)
@@ -169,13 +169,4 @@ class OpenVINOSession(TargetSession):
 
 def _feed(input_ids, position_ids, logit_rows, mask, sliding) -> dict:  # noqa: ANN001
     """The stateful graph's inputs (the KV cache is not among them: it is plugin state)."""
-    inputs = {
-        "input_ids": input_ids,
-        "position_ids": position_ids,
-        "logit_rows": logit_rows,
-        "attention_mask": mask,
-        "beam_idx": BEAM,
-    }
-    if sliding is not None:
-        inputs["sliding_attention_mask"] = sliding
-    return inputs
+    return {**graph_feed(input_ids, position_ids, logit_rows, mask, sliding), "beam_idx": BEAM}
