@@ -74,10 +74,16 @@ def main_options(
 @app.command()
 @user_errors
 def export(
-    model: Annotated[str, typer.Argument(help="A local Hugging Face model directory.")],
+    model: Annotated[str, typer.Argument(help="A local Hugging Face model directory, or a GGUF file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The bundle directory to write.")],
     format: Annotated[str, typer.Option("--format", help="openvino, onnx or both.")] = "openvino",
     weights: Annotated[str, typer.Option("--weights", help="fp32, fp16, int8 or int4.")] = "int8",
+    draft: Annotated[
+        str | None, typer.Option("--draft", help="A draft model directory (same tokenizer) to export alongside.")
+    ] = None,
+    draft_weights: Annotated[
+        str | None, typer.Option("--draft-weights", help="The draft's weights (default: as --weights).")
+    ] = None,
     early_layer: Annotated[int | None, typer.Option(help="Expose this layer's hidden state too (default 2).")] = None,
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Allow a model's own Python code to run.")
@@ -91,6 +97,10 @@ def export(
       edge-spec export ./SmolLM2-135M-Instruct -o smollm2.bundle
 
       edge-spec export ./my-model -o my.bundle --format both --weights int4
+
+      edge-spec export ./SmolLM2-135M-Instruct.Q4_1.gguf -o smollm2.bundle --weights fp16
+
+      edge-spec export ./SmolLM2-135M-Instruct -o smollm2.bundle --draft ./my-fastdraft
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -103,6 +113,8 @@ def export(
         early_layer=early_layer,
         trust_remote_code=trust_remote_code,
         overwrite=overwrite,
+        draft=draft,
+        draft_weights=draft_weights,
     )
     current: list = []  # (stage, start time) of the running stage
 
@@ -138,8 +150,13 @@ def generate(
     backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
     device: Annotated[str, typer.Option(help="CPU, GPU, NPU, AUTO (OpenVINO); CPU, CUDA, OPENVINO (ORT).")] = "CPU",
     drafter: Annotated[
-        str, typer.Option(help="none (plain decoding), ngram (n-gram tiers, no model cost) or auto.")
+        str,
+        typer.Option(
+            help="auto (the best the bundle has), draft (its draft model), ngram (n-gram tiers, no model cost) "
+            "or none (plain decoding)."
+        ),
     ] = "auto",
+    draft_device: Annotated[str | None, typer.Option(help="Run the draft model here (default: --device).")] = None,
     ngram_db: Annotated[
         Path | None,
         typer.Option(help="Static n-gram DB from `edge-spec ngram build` (default: BUNDLE/ngram/static.esng)."),
@@ -161,7 +178,13 @@ def generate(
         prompt = _read_stdin()
     config = GenerationConfig(max_new_tokens=max_new_tokens)
     with Pipeline.load(
-        bundle, backend=backend, device=device, drafter=drafter, exact=exact, static_db=ngram_db
+        bundle,
+        backend=backend,
+        device=device,
+        drafter=drafter,
+        exact=exact,
+        static_db=ngram_db,
+        draft_device=draft_device,
     ) as pipe:
         if as_json:
             result = pipe.generate(prompt, config)
@@ -188,7 +211,8 @@ def generate(
 @user_errors
 def chat(
     bundle: Annotated[Path, typer.Argument(help="A bundle made by `edge-spec export`.")],
-    drafter: Annotated[str, typer.Option(help="auto, ngram or none (plain decoding).")] = "auto",
+    drafter: Annotated[str, typer.Option(help="auto, draft, ngram or none (plain decoding).")] = "auto",
+    draft_device: Annotated[str | None, typer.Option(help="Run the draft model here (default: --device).")] = None,
     system: Annotated[str | None, typer.Option(help="A system prompt.")] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 512,
     backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
@@ -210,7 +234,13 @@ def chat(
 
     config = GenerationConfig(max_new_tokens=max_new_tokens)
     with Pipeline.load(
-        bundle, backend=backend, device=device, drafter=drafter, exact=exact, static_db=ngram_db
+        bundle,
+        backend=backend,
+        device=device,
+        drafter=drafter,
+        exact=exact,
+        static_db=ngram_db,
+        draft_device=draft_device,
     ) as pipe:
         run_chat(pipe.chat(system=system, config=config), err)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_spec.bundle import load_manifest
-from edge_spec.drafters import make_drafter
+from edge_spec.drafters import DraftRuntime, make_drafter
 from edge_spec.drafters.base import Drafter
 from edge_spec.engine.generate import StopRule, greedy_decode
 from edge_spec.engine.planner import DraftPlanner
@@ -90,6 +90,7 @@ class Pipeline:
         static_db: str | Path | None = None,
         model_db: str | Path | None = "auto",
         learn: bool = True,
+        draft_device: str | None = None,
     ) -> Pipeline:
         """Validate the bundle, then compile its target for BACKEND on DEVICE.
 
@@ -99,10 +100,13 @@ class Pipeline:
         The n-gram drafter's databases: static_db (default: BUNDLE/ngram/static.esng when it
         exists), model_db ("auto": next to the bundle, or in the cache when the bundle is
         read-only; None: off) which learns from the outputs when learn is true.
+        The draft model ("draft", or "auto" when the bundle has one) runs on draft_device
+        (default: DEVICE) with the same backend and numerics.
         """
         root, manifest = load_manifest(bundle)
         tokenizer = BundleTokenizer(root / manifest.tokenizer["dir"])
-        options = {"static_db": static_db, "model_db": model_db, "learn": learn}
+        runtime = DraftRuntime(backend, draft_device or device, "exact" if exact else numerics)
+        options = {"static_db": static_db, "model_db": model_db, "learn": learn, "runtime": runtime}
         chosen = make_drafter(drafter, root, manifest, **options)
         session = open_target(root, manifest, backend, device, "exact" if exact else numerics)
         log.info("loaded %s on %s/%s (%s), drafter %s", root, backend, device, session.numerics, chosen.name)

@@ -28,6 +28,7 @@ class TinyZoo:
         self.root = root
         self.models: dict[str, Path] = {}
         self.bundles: dict[tuple[str, str], Path] = {}
+        self.draft_bundles: dict[tuple[str, str], Path] = {}
 
     def model(self, arch: str) -> Path:
         if arch not in self.models:
@@ -43,6 +44,26 @@ class TinyZoo:
             export_model(self.model(arch), out, ExportOptions(formats=("openvino", "onnx"), weights=weights))
             self.bundles[key] = out
         return self.bundles[key]
+
+    def bundle_with_draft(self, arch: str, draft: str = "other") -> Path:
+        """ARCH's target with a draft model of the same family exported alongside (fp32).
+
+        draft="other": another random-init model (another seed), so drafts are mostly rejected;
+        draft="self": the target itself, so every drafted token is accepted.
+        """
+        key = (arch, draft)
+        if key not in self.draft_bundles:
+            from edge_spec.export.exporter import ExportOptions, export_model
+
+            if draft == "self":
+                draft_dir = self.model(arch)
+            else:
+                draft_dir = make_model_dir(arch, self.root / "drafts" / arch, seed=1)
+            out = self.root / "bundles" / f"{arch}-draft-{draft}"
+            options = ExportOptions(formats=("openvino", "onnx"), weights="fp32", draft=draft_dir)
+            export_model(self.model(arch), out, options)
+            self.draft_bundles[key] = out
+        return self.draft_bundles[key]
 
 
 @pytest.fixture(scope="session")

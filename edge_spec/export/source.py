@@ -25,6 +25,7 @@ class SourceModel:
     path: Path
     config: Any
     arch: ArchSpec
+    original: Path | None = None  # what the user named, when not the directory itself (a GGUF file)
 
 
 def check_model_dir(model: str | Path, trust_remote_code: bool = False) -> SourceModel:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_spec.bundle import Manifest
+from edge_spec.bundle import Manifest, TargetSpec
 from edge_spec.errors import BundleError, EdgeSpecError
 from edge_spec.runtimes.base import ForwardResult, TargetSession
 
@@ -21,8 +21,15 @@ __all__ = ["BACKENDS", "ForwardResult", "TargetSession", "list_devices", "open_t
 NUMERICS = ("auto", "exact", "default", "f32")
 
 
-def open_target(root: Path, manifest: Manifest, backend: str, device: str, numerics: str = "auto") -> TargetSession:
-    """Load the bundle's target for BACKEND on DEVICE.
+def open_target(
+    root: Path,
+    manifest: Manifest,
+    backend: str,
+    device: str,
+    numerics: str = "auto",
+    spec: TargetSpec | None = None,
+) -> TargetSession:
+    """Load the bundle's target (or the model SPEC names: a draft) for BACKEND on DEVICE.
 
     numerics: "exact" (f32, dynamic quantization off: greedy output is plain decoding's),
     "auto" (the device's fastest, measured), or a fixed "default" / "f32" precision hint.
@@ -32,9 +39,10 @@ def open_target(root: Path, manifest: Manifest, backend: str, device: str, numer
     if backend not in BACKENDS:
         raise EdgeSpecError(f"--backend {backend}: unknown; choose from {', '.join(BACKENDS)}")
     fmt = _FORMAT_OF[backend]
-    entry = manifest.target.formats.get(fmt)
+    spec = spec or manifest.target
+    entry = spec.formats.get(fmt)
     if entry is None:
-        have = ", ".join(manifest.target.formats) or "none"
+        have = ", ".join(spec.formats) or "none"
         raise BundleError(
             f"{root}: has no {fmt} model for --backend {backend} (it has: {have}); "
             f"re-export with --format {fmt} or --format both"
@@ -43,10 +51,10 @@ def open_target(root: Path, manifest: Manifest, backend: str, device: str, numer
     if backend == "openvino":
         from edge_spec.runtimes.openvino import OpenVINOSession
 
-        return OpenVINOSession(path, manifest.target, device=device, numerics=numerics)
+        return OpenVINOSession(path, spec, device=device, numerics=numerics)
     from edge_spec.runtimes.onnxruntime import OnnxRuntimeSession
 
-    return OnnxRuntimeSession(path, manifest.target, device=device, numerics=numerics)
+    return OnnxRuntimeSession(path, spec, device=device, numerics=numerics)
 
 
 def list_devices() -> dict[str, list[str]]:
