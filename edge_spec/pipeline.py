@@ -118,11 +118,16 @@ class Pipeline:
         self.drafter.close()
         self.drafter = chosen
 
-    def chat(self, system: str | None = None, config: GenerationConfig | None = None):  # noqa: ANN201
-        """A ChatSession on this pipeline (it keeps the conversation's KV cache between turns)."""
+    def chat(  # noqa: ANN201
+        self, system: str | None = None, config: GenerationConfig | None = None, overflow: str = "drop-oldest"
+    ):
+        """A ChatSession on this pipeline (it keeps the conversation's KV cache between turns).
+
+        overflow: what a turn that outgrows the context does ("drop-oldest" exchanges, or "error").
+        """
         from edge_spec.chat import ChatSession
 
-        return ChatSession(self, system=system, config=config or GenerationConfig())
+        return ChatSession(self, system=system, config=config or GenerationConfig(), overflow=overflow)
 
     def close(self) -> None:
         """Let the drafter persist what it learned (the model n-gram DB). Safe to call twice."""
@@ -211,9 +216,10 @@ class Pipeline:
             cancel=cancel,
         )
         stream = TextStream(self.tokenizer.decode)
+        hidden = rule.eos_token_ids  # an end-of-sequence token ends the text; it is not part of it
 
         def on_tokens(new: list[int]) -> str:
-            delta = stream.push(new)
+            delta = stream.push([t for t in new if t not in hidden])
             if delta and on_text:
                 on_text(delta)
             return stream.text
@@ -227,7 +233,7 @@ class Pipeline:
         if tail and on_text:
             on_text(tail)
         result.stats.numerics = self.session.numerics
-        text = self.tokenizer.decode(result.tokens)
+        text = self.tokenizer.decode([t for t in result.tokens if t not in hidden])
         return GenerationResult(
             text=text,
             tokens=result.tokens,

@@ -47,6 +47,7 @@ _REQUIRED = ("openvino_model.xml", "openvino_tokenizer.xml", "openvino_detokeniz
 # Prompt lookup's sweep: tokens proposed per step (k) x longest n-gram matched (g), tried on the
 # first SWEEP_PROMPTS prompts; the best mean tokens/s is then used for every prompt.
 LOOKUP_SWEEP = tuple((k, g) for k in (4, 8, 16) for g in (2, 3))
+DRAFT_SWEEP = (3, 5, 8)  # num_assistant_tokens tried for GenAI's draft-model mode
 SWEEP_PROMPTS = 3
 INSTALL_HINT = "pip install -e .[bench,export]"
 FLUSH_IDS = [1, 2, 3, 4]  # a prompt no bench prompt equals, run between repeats of one prompt
@@ -498,9 +499,30 @@ def build_genai_modes(
         runner_draft = GenAIRunner(
             model_dir, precision, draft_dir=draft_dir, properties=properties, device=config.device
         )
-        settings = base | {"draft_dir": str(draft_dir), "num_assistant_tokens": 8}
+        progress(0, total, "tuning GenAI draft-model speculative decoding")
+        k, sweep = _draft_sweep(runner_draft, prompt_ids[:SWEEP_PROMPTS], warm_ids, config)
+        settings = base | {"draft_dir": str(draft_dir), "num_assistant_tokens": k, "sweep": sweep}
         modes.append(GenAIMode(runner_draft, "draft", settings, precision))
     return modes
+
+
+def _draft_sweep(
+    runner: GenAIRunner, prompts: list[list[int]], warm_ids: list[int], config: Any
+) -> tuple[int, list[dict[str, Any]]]:
+    """Mean tokens/s of each num_assistant_tokens of DRAFT_SWEEP on PROMPTS: the best and the table."""
+    runner.generate(warm_ids, config.max_new_tokens, "draft", ignore_eos=config.ignore_eos)
+    table = []
+    for k in DRAFT_SWEEP:
+        rates = []
+        for ids in prompts:
+            out = runner.generate(
+                ids, config.max_new_tokens, "draft", ignore_eos=config.ignore_eos, num_assistant_tokens=k
+            )
+            rates.append(len(out["tokens"]) / out["seconds"])
+        table.append({"num_assistant_tokens": k, "tokens_per_s": statistics.fmean(rates)})
+        log.info("GenAI draft model k=%d: %.1f tok/s", k, table[-1]["tokens_per_s"])
+    best = max(table, key=lambda row: row["tokens_per_s"])
+    return best["num_assistant_tokens"], table
 
 
 def _lookup_sweep(

