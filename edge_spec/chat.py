@@ -10,6 +10,11 @@ the cache is then cut back to where they agree).
 Without a chat template the session runs in plain completion mode: the conversation is one
 text, each message appended to it, and the model continues it.
 
+When the conversation outgrows the model's context, the overflow policy decides: "drop-oldest"
+(the default) drops the oldest exchanges (the system prompt stays) until the new message fits
+with room for an answer; "error" refuses the message with one line. A single message too long
+for the context is refused either way.
+
 A ChatSession drives its Pipeline's one KV cache: one session per pipeline, one thread at a time.
 """
 
@@ -25,6 +30,7 @@ from edge_spec.errors import EdgeSpecError
 from edge_spec.pipeline import GenerationConfig, GenerationResult, Pipeline
 
 SAVE_FORMAT = "edge-spec-chat/1"
+OVERFLOW_POLICIES = ("drop-oldest", "error")
 
 
 @dataclass
@@ -43,9 +49,13 @@ class ChatSession:
     system: str | None = None
     config: GenerationConfig = field(default_factory=GenerationConfig)
     turns: list[Turn] = field(default_factory=list)
+    overflow: str = "drop-oldest"
+    dropped_turns: int = 0  # exchanges dropped so far to fit the context
     _cached: list[int] = field(default_factory=list)  # the tokens whose K/V the cache holds
 
     def __post_init__(self) -> None:
+        if self.overflow not in OVERFLOW_POLICIES:
+            raise ValueError(f"overflow must be one of {', '.join(OVERFLOW_POLICIES)}, got {self.overflow!r}")
         self.pipeline.session.reset()
 
     @property
@@ -78,7 +88,7 @@ class ChatSession:
         """Answer TEXT. A cancelled answer is kept (as far as it went), with its KV."""
         if not text.strip():
             raise EdgeSpecError("the message is empty")
-        full = self.render(text)
+        full = self._fit(text)
         keep = _common_prefix(self._cached, full)
         keep = min(keep, len(full) - 1)  # at least one token must be fed to get logits
         session = self.pipeline.session
@@ -94,6 +104,22 @@ class ChatSession:
         answer = self.pipeline.tokenizer.decode(answer_tokens)
         self.turns.append(Turn(user=text, answer=answer, cache_before=min(before, keep), result=result))
         return result
+
+    def _fit(self, text: str) -> list[int]:
+        """The rendered conversation plus TEXT, oldest exchanges dropped if the policy allows."""
+        context = self.pipeline.manifest.target.max_positions
+        answer_room = min(self.config.max_new_tokens, context // 4)
+        full = self.render(text)
+        while self.overflow == "drop-oldest" and self.turns and len(full) + answer_room > context:
+            self.turns.pop(0)
+            self.dropped_turns += 1
+            full = self.render(text)
+        if len(full) >= context:
+            raise EdgeSpecError(
+                f"the message makes the conversation {len(full)} tokens; this model's context is {context}"
+                + ("; shorten it" if not self.turns else "; /reset or shorten it")
+            )
+        return full
 
     def undo(self) -> bool:
         """Drop the last exchange and its KV. False when there is nothing to undo."""

@@ -43,7 +43,9 @@ def run_chat(chat: ChatSession, console: Console, read: Callable[[str], str] = i
             console.print("\n[dim]use Ctrl-D or /exit to leave[/]")
             continue
         except UnicodeDecodeError:
-            console.print("[red]error:[/] the input is not valid UTF-8; type it again")
+            line = "\udcff"  # reported below, like undecodable bytes the terminal let through
+        if not _is_utf8(line):
+            console.print("[red]error:[/] the input is not valid UTF-8; type it again", highlight=False)
             continue
         line = line.strip()
         if not line:
@@ -55,6 +57,15 @@ def run_chat(chat: ChatSession, console: Console, read: Callable[[str], str] = i
         _answer(chat, line, console)
 
 
+def _is_utf8(text: str) -> bool:
+    """False when TEXT carries undecodable bytes (surrogate escapes from a non-UTF-8 terminal)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _answer(chat: ChatSession, text: str, console: Console) -> None:
     cancel = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
@@ -64,6 +75,7 @@ def _answer(chat: ChatSession, text: str, console: Console) -> None:
         sys.stdout.write(piece)
         sys.stdout.flush()
 
+    dropped = chat.dropped_turns
     try:
         result = chat.send(text, on_text=show, cancel=cancel)
     except EdgeSpecError as exc:
@@ -72,6 +84,8 @@ def _answer(chat: ChatSession, text: str, console: Console) -> None:
     finally:
         signal.signal(signal.SIGINT, previous)
     sys.stdout.write("\n")
+    if chat.dropped_turns > dropped:
+        console.print(f"[dim](the {chat.dropped_turns - dropped} oldest exchanges were dropped to fit the context)[/]")
     if result.stats.stop_reason == "cancelled":
         console.print("[dim](stopped)[/]", highlight=False)
     console.print(f"[dim]{_summary(chat)}[/]", highlight=False)

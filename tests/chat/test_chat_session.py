@@ -111,3 +111,25 @@ def test_completion_mode_without_a_chat_template(zoo, tmp_path) -> None:  # noqa
     second = chat.send(" and then")
     fresh = pipe.generate("Once upon a time" + chat.turns[0].answer + " and then", config=CONFIG)
     assert first.tokens and second.tokens == fresh.tokens
+
+
+def test_overflow_policies(zoo) -> None:  # noqa: ANN001
+    """drop-oldest drops the oldest exchanges to fit the context; error refuses with one line."""
+    pipe = Pipeline.load(zoo.bundle("llama"), exact=True, drafter="none")
+    message = "tell me more about " + "the sea " * 60  # about 130 tokens; the tiny context is 512
+    chat = pipe.chat(config=CONFIG, overflow="drop-oldest")
+    for _ in range(5):
+        result = chat.send(message)
+    assert chat.dropped_turns >= 2 and len(chat.turns) == 5 - chat.dropped_turns
+    fresh = pipe.generate(chat.messages()[:-1], config=CONFIG)  # the kept conversation, fresh
+    assert result.tokens == fresh.tokens
+
+    strict = pipe.chat(config=CONFIG, overflow="error")
+    with pytest.raises(EdgeSpecError, match="context") as info:
+        for _ in range(5):
+            strict.send(message)
+    assert "\n" not in str(info.value)
+    strict.reset()
+    assert strict.send("short again").tokens
+    with pytest.raises(ValueError, match="overflow"):
+        pipe.chat(overflow="wrap")

@@ -29,7 +29,7 @@ def test_chat_in_a_terminal(zoo) -> None:  # noqa: ANN001
         [*command, "--drafter", "none"], stdin=slave, stdout=slave, stderr=slave, start_new_session=True
     )
     os.close(slave)
-    child = fdpexpect.fdspawn(master, timeout=120, encoding="utf-8")
+    child = fdpexpect.fdspawn(master, timeout=120, encoding="utf-8", codec_errors="replace")
     transcript = io.StringIO()
     child.logfile_read = transcript
     try:
@@ -55,6 +55,18 @@ def test_chat_in_a_terminal(zoo) -> None:  # noqa: ANN001
         child.expect_exact("dropped")
         child.sendline("/drafter nonsense")
         child.expect("unknown")
+        # bad input never ends the chat: invalid UTF-8, an empty line, a message over the context
+        os.write(master, b"caf\xe9 au lait\n")
+        child.expect("not valid UTF-8")
+        child.expect_exact(">>> ")
+        child.sendline("   ")
+        child.expect_exact(">>> ")
+        child.sendline("1234567890" * 60)  # digits are one token each: 600 tokens
+        child.expect("context is\\s+512")
+        child.expect_exact(">>> ")
+        child.sendline("Still there?")
+        child.expect("tok/s")
+        child.expect_exact(">>> ")
         child.sendline("/exit")
         child.expect(pexpect.EOF)
     except pexpect.ExceptionPexpect as exc:
