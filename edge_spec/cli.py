@@ -465,6 +465,10 @@ def inspect(bundle: Annotated[Path, typer.Argument(help="A bundle made by `edge-
     out.print(f"drafters: {len(manifest.drafters) or 'none'}; n-gram DBs: {len(manifest.ngram_dbs) or 'none'}")
 
 
+from edge_spec.train.cli import train_app  # noqa: E402  (the CLI's sub-apps sit with their commands)
+
+app.add_typer(train_app, name="train")
+
 demo_app = typer.Typer(
     help="The demo model, SmolLM2-135M-Instruct (what chat and generate use without a bundle).",
     no_args_is_help=True,

@@ -1,0 +1,223 @@
+"""`edge-spec train ...`: a typer sub-app (registered by edge_spec/cli.py as `train`).
+
+The CLI owns the terminal: rich progress bars per stage and the acceptance table at the end. Bad
+input is one line on stderr and exit code 2; Ctrl-C saves a checkpoint and exits 130.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from edge_spec.errors import EdgeSpecError
+from edge_spec.train.progress import ProgressCallbacks
+from edge_spec.train.run_control import TrainingInterrupted
+
+train_app = typer.Typer(
+    name="train",
+    help="Train draft models for a target LM.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+@train_app.callback()
+def train_group() -> None:
+    """Train draft models for a target LM (a group even with one command: `train fastdraft`)."""
+
+
+STAGE_LABELS = {
+    "scan": "corpus scan",
+    "pretrain": "pre-training",
+    "generate": "target writes",
+    "evaluate": "evaluation",
+    "align": "alignment",
+    "save": "saving",
+}
+
+
+def train_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """EdgeSpecError (and ValueError from config checks): one line, exit 2; Ctrl-C: exit 130.
+
+    The same contract as edge_spec.cli.user_errors, written here because edge_spec.cli imports
+    this module (importing it back would be a cycle).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (EdgeSpecError, ValueError) as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except TrainingInterrupted as exc:
+            err.print(f"{exc}; run the same command with --resume to continue", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+class RichProgress(ProgressCallbacks):
+    """One rich progress bar per stage, with the loss and tokens/s of training stages."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def stage_started(self, stage: str, total: int | None, done: int = 0, description: str = "") -> None:
+        label = STAGE_LABELS.get(stage, stage)
+        if stage in self.tasks:
+            self.progress.remove_task(self.tasks[stage])
+        self.tasks[stage] = self.progress.add_task(label, total=total, completed=done, info=description)
+
+    def advanced(self, stage: str, done: int, info: dict[str, Any] | None = None) -> None:
+        if stage not in self.tasks:
+            return
+        text = None
+        if info and "loss" in info:
+            text = f"loss {info['smoothed_loss']:.3f}  {info['mean_tokens_per_s']:.0f} tokens/s"
+        elif info and "samples" in info:
+            text = f"{info['samples']} samples kept"
+        self.progress.update(self.tasks[stage], completed=done, **({"info": text} if text else {}))
+
+    def stage_finished(self, stage: str, info: dict[str, Any] | None = None) -> None:
+        if stage in self.tasks:
+            self.progress.stop_task(self.tasks[stage])
+
+
+def _progress_bars() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=err,
+    )
+
+
+def acceptance_table(report: dict[str, Any]) -> Table:
+    """Before/after alignment: agreement and tau per chain length, overall and per kind of prompt."""
+    before, after = report.get("before") or {}, report.get("after") or {}
+    table = Table(title="acceptance on held-out data (greedy, target-written)")
+    table.add_column("prompts")
+    table.add_column("metric")
+    table.add_column("before alignment", justify="right")
+    table.add_column("after alignment", justify="right")
+    groups = [("all", before, after)]
+    for kind in sorted(set(before.get("by_kind", {})) | set(after.get("by_kind", {}))):
+        groups.append((kind, before.get("by_kind", {}).get(kind, {}), after.get("by_kind", {}).get(kind, {})))
+    for name, b, a in groups:
+        label = f"{name} ({a.get('samples', b.get('samples', 0))})"
+        table.add_row(label, "agreement", _fmt(b.get("agreement")), _fmt(a.get("agreement")))
+        for key in b.get("tau") or a.get("tau") or {}:
+            table.add_row(
+                "", f"tau k={key[1:]}", _fmt((b.get("tau") or {}).get(key)), _fmt((a.get("tau") or {}).get(key))
+            )
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@train_app.command()
+@train_errors
+def fastdraft(
+    target: Annotated[Path, typer.Option("--target", help="The target: a Hugging Face causal LM directory.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="DRAFT_DIR: where the draft, data and checkpoints go.")
+    ],
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--corpus",
+            metavar="PATH",
+            help="Text/code files or folders (repeat). Default: the Python stdlib's .py files.",
+        ),
+    ] = None,
+    layers: Annotated[
+        int | None, typer.Option("--layers", help="Draft layers (default: sized from the target).")
+    ] = None,
+    hidden: Annotated[
+        int | None, typer.Option("--hidden", help="Draft hidden size (default: sized from the target).")
+    ] = None,
+    pretrain_tokens: Annotated[int, typer.Option("--pretrain-tokens", help="Tokens of pre-training.")] = 2_000_000,
+    align_samples: Annotated[
+        int, typer.Option("--align-samples", help="Samples the target writes for alignment.")
+    ] = 1024,
+    align_epochs: Annotated[float, typer.Option("--align-epochs", help="Passes over the alignment samples.")] = 2.0,
+    seq_len: Annotated[int, typer.Option("--seq-len", help="Pre-training sequence length.")] = 256,
+    batch: Annotated[int, typer.Option("--batch", help="Sequences per training step.")] = 8,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (alignment uses half).")] = 1e-3,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of initialisation, data order and sampling.")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run checkpointed in DRAFT_DIR.")] = False,
+    max_minutes: Annotated[
+        float | None, typer.Option("--max-minutes", help="Stop with a checkpoint after this much wall time.")
+    ] = None,
+    skip_heldout: Annotated[
+        bool,
+        typer.Option("--skip-heldout/--no-skip-heldout", help="Never train on the benchmark's held-out files."),
+    ] = True,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="torch threads (default $EDGE_SPEC_THREADS).")
+    ] = None,
+) -> None:
+    """Pre-train a small draft with the target's tokenizer, then align it on text the target writes."""
+    from transformers.utils import logging as transformers_logging
+
+    from edge_spec.train.fastdraft import FastDraftConfig, train_fastdraft
+
+    transformers_logging.disable_progress_bar()  # our bars only
+    config = FastDraftConfig(
+        target=target,
+        output=output,
+        corpus=list(corpus or []),
+        layers=layers,
+        hidden=hidden,
+        pretrain_tokens=pretrain_tokens,
+        align_samples=align_samples,
+        align_epochs=align_epochs,
+        seq_len=seq_len,
+        batch=batch,
+        lr=lr,
+        seed=seed,
+        resume=resume,
+        max_minutes=max_minutes,
+        skip_heldout=skip_heldout,
+        threads=threads,
+    )
+    with _progress_bars() as bars:
+        result = train_fastdraft(config, RichProgress(bars))
+    if not result.finished:
+        out.print(
+            f"stopped ({result.stop_reason}) in {result.stage} at step {result.step}; checkpoint in "
+            f"{result.output / 'checkpoint'}; run the same command with --resume to continue",
+            highlight=False,
+        )
+        return
+    if result.report:
+        out.print(acceptance_table(result.report))
+    draft = result.draft
+    line = f"draft: {draft.get('layers')} layers, hidden {draft.get('hidden')}"
+    if result.cost:
+        line += f"; cost per token {result.cost['ratio']:.3f} of the target's ({result.cost['draft_ms']:.2f} ms vs "
+        line += f"{result.cost['target_ms']:.2f} ms)"
+    if result.pretrain_tokens_per_s:
+        line += f"; pre-training {result.pretrain_tokens_per_s:.0f} tokens/s"
+    out.print(line, highlight=False)
+    out.print(f"saved to {result.output} (recipe.json, fastdraft_report.json)", highlight=False)

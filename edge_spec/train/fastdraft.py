@@ -1,0 +1,650 @@
+"""FastDraft (arXiv 2411.11055) on one machine: pre-train a small draft, then align it to the target.
+
+Stages, each resumable from DRAFT_DIR/checkpoint (see checkpoint.py):
+1. scan: the corpus is tokenized with the target's tokenizer into token stores (corpus.py);
+   benchmark held-out files and a small reserve go to the evaluation pool only.
+2. pretrain: a draft of the target's family (draft_config.py; embedding initialised from the
+   target's by PCA) learns next-token prediction on packed corpus sequences (pretrain.py).
+3. generate: the target writes held-out samples and the alignment set (target_generation.py,
+   Magpie chat data for chat targets, magpie.py), cached as jsonl.
+4. evaluate: acceptance of the pre-trained draft on the held-out samples (evaluate.py).
+5. align: sequence-level distillation on the target's text, some pre-training mixed in (align.py).
+6. evaluate again, measure the draft's cost per token against the target's, and save: the draft
+   as a Hugging Face model dir with the target's tokenizer, recipe.json, fastdraft_report.json.
+
+Everything runs in f32 on CPU with torch (bf16 autocast is not reliable on every CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from edge_spec.errors import EdgeSpecError
+from edge_spec.train import checkpoint as ckpt
+from edge_spec.train.align import AlignBatches, align_steps
+from edge_spec.train.corpus import CorpusStats, TokenStore, default_corpus, discover_files, scan_corpus
+from edge_spec.train.draft_config import check_draft_size, draft_config_for, draft_shape, pca_embedding
+from edge_spec.train.draft_dir import (
+    DATA_DIR,
+    RECIPE,
+    REPORT,
+    copy_tokenizer,
+    machine_info,
+    prepare_draft_dir,
+    save_draft_model,
+    write_json,
+)
+from edge_spec.train.evaluate import CHAIN_LENGTHS, evaluate_acceptance, measure_cost_ratio
+from edge_spec.train.magpie import chat_prefix, stop_token_ids
+from edge_spec.train.pretrain import PackedSequences, pretrain_steps
+from edge_spec.train.progress import ProgressCallbacks
+from edge_spec.train.run_control import RunControl, TrainingInterrupted
+from edge_spec.train.target_generation import (
+    ALIGN_FILE,
+    EVAL_FILE,
+    GenerationSettings,
+    SampleWriter,
+    TargetWriter,
+    plan_jobs,
+    read_samples,
+)
+from edge_spec.train.target_model import TargetInfo, check_target, load_target_model, load_tokenizer
+from edge_spec.train.training_loop import StageTally, make_optimizer, run_stage
+
+log = logging.getLogger(__name__)
+
+THREADS_ENV = "EDGE_SPEC_THREADS"
+# options that only steer this session; everything else must match the checkpoint on resume
+SESSION_OPTIONS = (
+    "output",
+    "resume",
+    "max_minutes",
+    "threads",
+    "checkpoint_minutes",
+    "stop_after_steps",
+    "measure_cost",
+)
+
+
+@dataclass
+class FastDraftConfig:
+    """Options of a FastDraft run (the CLI's flags)."""
+
+    target: Path
+    output: Path
+    corpus: list[Path] = field(default_factory=list)  # files or folders; empty: the stdlib's .py files
+    layers: int | None = None  # None: sized from the target (draft_config.default_draft_size)
+    hidden: int | None = None
+    pretrain_tokens: int = 2_000_000
+    align_samples: int = 1024
+    align_epochs: float = 2.0
+    seq_len: int = 256
+    batch: int = 8
+    lr: float = 1e-3
+    align_lr: float | None = None  # None: lr / 2
+    seed: int = 0
+    resume: bool = False
+    max_minutes: float | None = None  # stop cleanly, with a checkpoint, after this much wall time
+    skip_heldout: bool = True
+    threads: int | None = None  # None: $EDGE_SPEC_THREADS, else torch's default
+    pretrain_mix_every: int = 4  # every n-th alignment step is a pre-training batch (0: never)
+    eval_code_samples: int = 24
+    eval_chat_samples: int = 8
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    pca_init: bool = True
+    checkpoint_minutes: float = 5.0
+    stop_after_steps: int | None = None  # stop, with a checkpoint, after this many training steps
+    measure_cost: bool = True
+
+    def check(self) -> None:
+        positive = {"--seq-len": self.seq_len, "--batch": self.batch, "generation batch": self.generation.batch}
+        for flag, value in positive.items():
+            if not isinstance(value, int) or value < 1:
+                raise EdgeSpecError(f"{flag} {value}: must be a positive whole number")
+        for flag, value in {"--pretrain-tokens": self.pretrain_tokens, "--align-samples": self.align_samples}.items():
+            if value < 0:
+                raise EdgeSpecError(f"{flag} {value}: must be 0 or more")
+        if not self.lr > 0 or (self.align_lr is not None and not self.align_lr > 0):
+            raise EdgeSpecError(f"--lr {self.lr}: must be positive")
+        if self.max_minutes is not None and self.max_minutes < 0:
+            raise EdgeSpecError(f"--max-minutes {self.max_minutes}: must be 0 or more")
+        if self.threads is not None and self.threads < 1:
+            raise EdgeSpecError(f"--threads {self.threads}: must be 1 or more")
+        if self.align_epochs <= 0:
+            raise EdgeSpecError(f"--align-epochs {self.align_epochs}: must be positive")
+        low, high = self.generation.prompt_tokens
+        if not 1 <= low <= high:
+            raise EdgeSpecError(f"prompt token range {low}..{high}: must be 1 <= low <= high")
+
+    def run_options(self) -> dict[str, Any]:
+        """The options that define the run (kept in the checkpoint and the recipe)."""
+        options = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in SESSION_OPTIONS}
+        options["target"] = str(Path(self.target).expanduser().resolve())
+        options["corpus"] = [str(Path(c).expanduser().resolve()) for c in self.corpus]
+        options["generation"] = {
+            **dataclasses.asdict(self.generation),
+            "prompt_tokens": list(self.generation.prompt_tokens),
+        }
+        return options
+
+
+@dataclass
+class FastDraftResult:
+    """What a run did. finished is False when it stopped early (see stop_reason) with a checkpoint."""
+
+    output: Path
+    finished: bool
+    stage: str
+    step: int
+    stop_reason: str | None = None  # "max-minutes", "max-steps"
+    draft: dict[str, int] = field(default_factory=dict)
+    report: dict[str, Any] | None = None
+    recipe: dict[str, Any] | None = None
+    pretrain_tokens_per_s: float = 0.0
+    cost: dict[str, Any] | None = None
+
+
+def train_fastdraft(config: FastDraftConfig, progress: ProgressCallbacks | None = None) -> FastDraftResult:
+    """Pre-train and align a draft for config.target into config.output (see the module docstring).
+
+    Bad input raises EdgeSpecError (one line). A time or step budget returns a result with
+    finished=False after saving a checkpoint; Ctrl-C saves one and raises TrainingInterrupted.
+    Call again with resume=True to continue exactly where it stopped.
+    """
+    config.check()
+    target = check_target(config.target)
+    sources = [Path(c).expanduser() for c in config.corpus]
+    for source in sources:
+        if not source.exists():
+            raise EdgeSpecError(f"{source}: no such file or folder (a corpus is text files or folders of them)")
+    layers, hidden = config.layers, config.hidden
+    draft_dir = Path(config.output).expanduser().absolute()
+    state: dict[str, Any] | None = None
+    if config.resume and ckpt.has_checkpoint(draft_dir):
+        state = ckpt.load_state(draft_dir)
+        layers = layers if layers is not None else state["draft"]["layers"]
+        hidden = hidden if hidden is not None else state["draft"]["hidden"]
+    layers, hidden = check_draft_size(target.config, layers, hidden)
+    options = config.run_options()
+    options["layers"], options["hidden"] = layers, hidden
+    if state is not None:
+        _check_same_options(draft_dir, state["options"], options)
+    created = not draft_dir.exists()
+    resuming = prepare_draft_dir(draft_dir, config.resume)
+    previous_threads = torch.get_num_threads()
+    threads = config.threads or int(os.environ.get(THREADS_ENV, "0") or 0) or previous_threads
+    torch.set_num_threads(threads)
+    run = _Run(config, target, draft_dir, options, layers, hidden, sources, progress or ProgressCallbacks())
+    try:
+        return run.execute(state if resuming else None)
+    except EdgeSpecError:
+        if not resuming and run.state.get("stage") == "scan":  # bad corpus: leave nothing behind
+            for leftover in [draft_dir] if created else [draft_dir / ckpt.CHECKPOINT, draft_dir / DATA_DIR]:
+                shutil.rmtree(leftover, ignore_errors=True)
+        raise
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _check_same_options(draft_dir: Path, saved: dict[str, Any], options: dict[str, Any]) -> None:
+    for name, value in options.items():
+        if saved.get(name) != value:
+            flag = "--" + name.replace("_", "-")
+            raise EdgeSpecError(
+                f"{draft_dir}: the checkpoint was made with {flag} {saved.get(name)!r}, not {value!r}; "
+                "resume with the same options (or start a new directory)"
+            )
+
+
+class _Run:
+    """One session of a run: stages from wherever the checkpoint says, until done or stopped."""
+
+    ORDER = ("scan", "pretrain", "generate", "evaluate-before", "align", "evaluate-after", "save", "done")
+
+    def __init__(
+        self,
+        config: FastDraftConfig,
+        target: TargetInfo,
+        draft_dir: Path,
+        options: dict[str, Any],
+        layers: int,
+        hidden: int,
+        sources: list[Path],
+        progress: ProgressCallbacks,
+    ):
+        self.config = config
+        self.target = target
+        self.dir = draft_dir
+        self.data = draft_dir / DATA_DIR
+        self.options = options
+        self.progress = progress
+        self.sources = sources
+        self.draft_config = draft_config_for(target.config, layers, hidden)
+        self.control = RunControl(config.max_minutes, config.checkpoint_minutes, config.stop_after_steps)
+        self.model: Any = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._target_model: Any = None
+        self._tokenizer: Any = None
+        self.mark = time.monotonic()
+        self.state: dict[str, Any] = {}
+        self.ids = _special_ids(target)
+
+    # -- state and checkpoints ---------------------------------------------------------------------
+
+    @property
+    def stage(self) -> str:
+        return self.state["stage"]
+
+    def _account(self) -> None:
+        """Add the wall time since the last mark to the current stage's total."""
+        now = time.monotonic()
+        seconds = self.state.setdefault("stage_seconds", {})
+        seconds[self.stage] = seconds.get(self.stage, 0.0) + (now - self.mark)
+        self.mark = now
+
+    def _save(self, step: int | None = None, with_optimizer: bool = True, with_model: bool = True) -> None:
+        if step is not None:
+            self.state["step"] = step
+        self._account()
+        model = self.model if with_model else None
+        optimizer = self.optimizer if with_optimizer and with_model else None
+        ckpt.save_checkpoint(self.dir, self.state, model, optimizer, carry_model=with_model)
+        self.control.checkpointed()
+
+    def _enter(self, stage: str) -> None:
+        self._account()
+        self.state["stage"] = stage
+        self.state["step"] = 0
+
+    def _stopped(self, reason: str) -> FastDraftResult:
+        if reason == "interrupted":
+            raise TrainingInterrupted(self.dir / ckpt.CHECKPOINT, self.stage, self.state["step"])
+        log.info("stopped (%s) in %s at step %d; resume to continue", reason, self.stage, self.state["step"])
+        return self._result(finished=False, reason=reason)
+
+    def _result(self, finished: bool, reason: str | None = None) -> FastDraftResult:
+        tally = self.state.get("tallies", {}).get("pretrain", {})
+        seconds = tally.get("seconds", 0.0)
+        return FastDraftResult(
+            output=self.dir,
+            finished=finished,
+            stage=self.stage,
+            step=self.state.get("step", 0),
+            stop_reason=reason,
+            draft=self.state.get("draft", {}),
+            report=self.state.get("report"),
+            recipe=self.state.get("recipe"),
+            pretrain_tokens_per_s=tally.get("tokens", 0) / seconds if seconds else 0.0,
+            cost=self.state.get("cost"),
+        )
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    def execute(self, state: dict[str, Any] | None) -> FastDraftResult:
+        if state is None:
+            self.state = {
+                "stage": "scan",
+                "step": 0,
+                "seed": self.config.seed,
+                "options": self.options,
+                "draft": draft_shape(self.draft_config),
+                "target": {"path": str(self.target.path), **draft_shape(self.target.config)},
+                "tallies": {},
+                "stage_seconds": {},
+                "report": {},
+            }
+            self._save()  # from here on the directory is a resumable run
+        else:
+            self.state = state
+            log.info("resuming at stage %s, step %d", self.stage, self.state["step"])
+        if self.stage == "done":
+            return self._result(finished=True)
+        try:
+            for stage, method in (
+                ("scan", self._scan),
+                ("pretrain", self._pretrain),
+                ("generate", self._generate),
+                ("evaluate-before", lambda: self._evaluate("before")),
+                ("align", self._align),
+                ("evaluate-after", lambda: self._evaluate("after")),
+                ("save", self._finish),
+            ):
+                if self.ORDER.index(self.stage) > self.ORDER.index(stage):
+                    continue
+                reason = method()
+                if reason:
+                    return self._stopped(reason)
+        except TrainingInterrupted:
+            raise
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(self.dir / ckpt.CHECKPOINT, self.stage, self.state.get("step", 0)) from None
+        return self._result(finished=True)
+
+    # -- 1. corpus ---------------------------------------------------------------------------------
+
+    def _scan(self) -> str | None:
+        stats = CorpusStats.load(self.data)
+        if stats is None:
+            files = discover_files(self.sources) if self.sources else default_corpus()
+            labels = [str(s) for s in self.sources] or ["python stdlib (.py)"]
+            self.progress.stage_started("scan", len(files), 0, "reading the corpus")
+            stats = scan_corpus(
+                files,
+                self.target.tokenizer_json,
+                self.data,
+                vocab_size=self.target.config.vocab_size,
+                separator=self.ids["eos"][0] if self.ids["eos"] else None,
+                skip_heldout=self.config.skip_heldout,
+                seed=self.config.seed,
+                progress=lambda done, total: self.progress.advanced("scan", done),
+                labels=labels,
+            )
+            self.progress.stage_finished("scan", dataclasses.asdict(stats))
+        self.state["corpus"] = dataclasses.asdict(stats)
+        self._enter("pretrain")
+        self._save()
+        return None
+
+    def _stores(self) -> tuple[TokenStore, TokenStore]:
+        stats = CorpusStats.load(self.data)
+        if stats is None:
+            raise EdgeSpecError(f"{self.data}: the corpus scan is missing; start a new run in another directory")
+        import numpy as np
+
+        dtype = np.dtype(stats.dtype)
+        return TokenStore(self.data, "train", dtype), TokenStore(self.data, "eval", dtype)
+
+    def _packed(self) -> PackedSequences:
+        return PackedSequences(self._stores()[0], self.config.seq_len, self.config.seed)
+
+    # -- 2. pre-training ---------------------------------------------------------------------------
+
+    def _new_draft(self) -> Any:
+        from transformers import AutoModelForCausalLM
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            model = AutoModelForCausalLM.from_config(self.draft_config, dtype=torch.float32)
+        return model
+
+    def _draft_from_checkpoint(self) -> Any:
+        model = self._new_draft()
+        ckpt.load_model(self.dir, model)
+        return model
+
+    def _pretrain(self) -> str | None:
+        total = pretrain_steps(self.config.pretrain_tokens, self.config.batch, self.config.seq_len)
+        packed = self._packed() if total else None
+        self.state["pretrain_steps"] = total
+        step = self.state["step"]
+        if ckpt.has_model(self.dir):
+            self.model = self._draft_from_checkpoint()
+        else:
+            self.model = self._new_draft()
+            if self.config.pca_init:
+                self._init_embedding()
+        self.optimizer = make_optimizer(self.model, self.config.lr)
+        if step and ckpt.has_optimizer(self.dir):
+            ckpt.load_optimizer(self.dir, self.model, self.optimizer)
+        tally = StageTally(**self.state["tallies"].get("pretrain", {}))
+        self.progress.stage_started("pretrain", total, step, f"pre-training ({total * self.config.batch} sequences)")
+
+        def save(at: int) -> None:
+            self.state["tallies"]["pretrain"] = dataclasses.asdict(tally)
+            self.state["data_position"] = {"pretrain_draws": at * self.config.batch}
+            self._save(at)
+
+        step, reason = run_stage(
+            "pretrain",
+            self.model,
+            self.optimizer,
+            lambda s: packed.batch(s * self.config.batch, self.config.batch),
+            total,
+            self.config.lr,
+            step,
+            tally,
+            self.control,
+            save,
+            self.progress,
+        )
+        self.state["tallies"]["pretrain"] = dataclasses.asdict(tally)
+        self.progress.stage_finished("pretrain", {"tokens_per_s": tally.tokens_per_s(), "loss": tally.loss})
+        if reason:
+            return reason
+        self.state["data_position"] = {"pretrain_draws": total * self.config.batch}
+        self.optimizer = None
+        self._enter("generate")
+        self._save()
+        return None
+
+    def _init_embedding(self) -> None:
+        target = self._target()
+        with torch.no_grad():
+            source = target.get_input_embeddings().weight
+            dest = self.model.get_input_embeddings().weight
+            dest.copy_(pca_embedding(source[: dest.shape[0]], dest.shape[1]))
+
+    # -- 3. the target's data ----------------------------------------------------------------------
+
+    def _target(self) -> Any:
+        if self._target_model is None:
+            log.info("loading the target %s", self.target.path)
+            self._target_model = load_target_model(self.target)
+        return self._target_model
+
+    def _tok(self) -> Any:
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.target)
+        return self._tokenizer
+
+    def _jobs(self, eval_store: TokenStore) -> tuple[list[Any], Any]:
+        prefix = chat_prefix(self._tok())
+        eval_code = self.config.eval_code_samples if eval_store.n_docs else 0
+        jobs = plan_jobs(
+            eval_code,
+            self.config.eval_chat_samples,
+            self.config.align_samples,
+            prefix is not None,
+            self.config.generation.batch,
+        )
+        return jobs, prefix
+
+    def _generate(self) -> str | None:
+        train_store, eval_store = self._stores()
+        jobs, prefix = self._jobs(eval_store)
+        writer = SampleWriter(self.data, jobs)
+        planned = sum(j.size for j in jobs)
+        done = sum(j.size for j in jobs[: writer.done])
+        self.progress.stage_started("generate", planned, done, "the target writes held-out and alignment samples")
+        if not writer.finished:
+            tokenizer = self._tok()
+            stops = stop_token_ids(tokenizer, prefix, self.ids["eos"])
+            author = TargetWriter(
+                self._target(),
+                tokenizer,
+                self.config.generation,
+                self.config.seed,
+                stops,
+                self.ids["pad"],
+                prefix,
+                train_store,
+                eval_store,
+            )
+            for job in jobs[writer.done :]:
+                reason = self.control.stop_reason()
+                if reason:
+                    self._save(writer.done, with_optimizer=False)
+                    return reason
+                writer.write(job, author.run(job))
+                done += job.size
+                self.progress.advanced("generate", done, {"samples": sum(writer.counts.values())})
+        self.state["generation"] = {
+            "eval_samples": writer.counts[EVAL_FILE],
+            "align_samples": writer.counts[ALIGN_FILE],
+        }
+        self.progress.stage_finished("generate", self.state["generation"])
+        self._enter("evaluate-before")
+        self._save(with_optimizer=False)
+        return None
+
+    # -- 4./6. evaluation --------------------------------------------------------------------------
+
+    def _evaluate(self, which: str) -> str | None:
+        if self.model is None:
+            self.model = self._draft_from_checkpoint()
+        records = read_samples(self.data / EVAL_FILE)
+        if not records:
+            log.warning("no held-out samples (no evaluation files and no chat template): acceptance is not measured")
+        self.progress.stage_started("evaluate", len(records), 0, f"acceptance {which} alignment")
+        result = evaluate_acceptance(self.model, records, lambda n: self.progress.advanced("evaluate", n))
+        self.state["report"][which] = result
+        self.progress.stage_finished("evaluate", {"which": which, **result})
+        log.info("acceptance %s alignment: agreement %.3f, tau %s", which, result["agreement"], result["tau"])
+        self._enter("align" if which == "before" else "save")
+        self._save(with_optimizer=False)
+        return None
+
+    # -- 5. alignment ------------------------------------------------------------------------------
+
+    def _align(self) -> str | None:
+        samples = read_samples(self.data / ALIGN_FILE)
+        batch = self.config.batch
+        mix = self.config.pretrain_mix_every if self.config.pretrain_tokens else 0
+        total = align_steps(len(samples), batch, self.config.align_epochs, mix)
+        self.state["align_steps"] = total
+        step = self.state["step"]
+        if self.model is None:
+            self.model = self._draft_from_checkpoint()
+        lr = self.config.align_lr or self.config.lr / 2
+        self.optimizer = make_optimizer(self.model, lr)
+        if step and ckpt.has_optimizer(self.dir):
+            ckpt.load_optimizer(self.dir, self.model, self.optimizer)
+        batches = AlignBatches(
+            samples,
+            batch,
+            self.config.seed,
+            self.ids["pad"],
+            mix,
+            self._packed() if mix else None,
+            self.state.get("pretrain_steps", 0) * batch,
+        )
+        tally = StageTally(**self.state["tallies"].get("align", {}))
+        self.progress.stage_started("align", total, step, f"alignment on {len(samples)} target samples")
+
+        def save(at: int) -> None:
+            self.state["tallies"]["align"] = dataclasses.asdict(tally)
+            self._save(at)
+
+        step, reason = run_stage(
+            "align",
+            self.model,
+            self.optimizer,
+            batches.batch,
+            total,
+            lr,
+            step,
+            tally,
+            self.control,
+            save,
+            self.progress,
+        )
+        self.state["tallies"]["align"] = dataclasses.asdict(tally)
+        self.progress.stage_finished("align", {"loss": tally.loss})
+        if reason:
+            return reason
+        self.optimizer = None
+        self._enter("evaluate-after")
+        self._save()
+        return None
+
+    # -- 7. the draft directory --------------------------------------------------------------------
+
+    def _finish(self) -> str | None:
+        self.progress.stage_started("save", 1, 0, "saving the draft")
+        if self.model is None:
+            self.model = self._draft_from_checkpoint()
+        if self.config.measure_cost:
+            self.state["cost"] = dataclasses.asdict(measure_cost_ratio(self.model, self._target()))
+        self.model.eval()
+        save_draft_model(self.model, self.dir, self.target.path)
+        copied = copy_tokenizer(self.target.path, self.dir)
+        report = self._report()
+        write_json(self.dir / REPORT, report)
+        self._account()
+        recipe = self._recipe(copied)
+        write_json(self.dir / RECIPE, recipe)
+        self.state["report"] = report
+        self.state["recipe"] = recipe
+        self.progress.advanced("save", 1)
+        self.progress.stage_finished("save", {"path": str(self.dir)})
+        self._enter("done")
+        self._save(with_model=False)  # state only: the model is in DRAFT_DIR now
+        return None
+
+    def _report(self) -> dict[str, Any]:
+        report = dict(self.state.get("report", {}))
+        before, after = report.get("before"), report.get("after")
+        return {
+            "target": str(self.target.path),
+            "draft": str(self.dir),
+            "chain_lengths": list(CHAIN_LENGTHS),
+            "eval_samples": (before or {}).get("samples", 0),
+            "before": before,
+            "after": after,
+            "cost": self.state.get("cost"),
+            "definitions": {
+                "before": "after pre-training, before alignment",
+                "after": "after alignment",
+                "agreement": "fraction of held-out positions where the draft's argmax equals the target's",
+                "tau": "tokens per verify step of greedy chain drafting of k tokens (>= 1, bonus included)",
+            },
+        }
+
+    def _recipe(self, tokenizer_files: list[str]) -> dict[str, Any]:
+        tallies = self.state.get("tallies", {})
+        pre = tallies.get("pretrain", {})
+        return {
+            "method": "FastDraft (arXiv 2411.11055): pre-training + sequence-level distillation on target-written data",
+            "options": self.options,
+            "draft": self.state.get("draft"),
+            "draft_parameters": sum(p.numel() for p in self.model.parameters()),
+            "target": self.state.get("target"),
+            "corpus": self.state.get("corpus"),
+            "generation": self.state.get("generation"),
+            "steps": {"pretrain": self.state.get("pretrain_steps", 0), "align": self.state.get("align_steps", 0)},
+            "training": tallies,
+            "pretrain_tokens_per_s": pre.get("tokens", 0) / pre["seconds"] if pre.get("seconds") else 0.0,
+            "stage_seconds": self.state.get("stage_seconds", {}),
+            "cost": self.state.get("cost"),
+            "tokenizer_files": tokenizer_files,
+            "machine": machine_info(),
+        }
+
+
+def _special_ids(target: TargetInfo) -> dict[str, Any]:
+    """EOS ids (generation config first) and the padding id of the target."""
+    config = target.config
+    eos: list[int] = []
+    try:
+        from transformers import GenerationConfig
+
+        generation = GenerationConfig.from_pretrained(target.path)
+        value = generation.eos_token_id
+    except OSError:
+        value = None
+    for candidate in (value, config.eos_token_id):
+        if candidate is None:
+            continue
+        eos.extend(candidate if isinstance(candidate, list) else [candidate])
+    eos = list(dict.fromkeys(int(i) for i in eos))
+    pad = config.pad_token_id if config.pad_token_id is not None else (eos[0] if eos else 0)
+    return {"eos": eos, "pad": int(pad)}

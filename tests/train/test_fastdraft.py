@@ -1,0 +1,163 @@
+"""train_fastdraft end to end on a tiny random target: outputs, report, exact resume, held-out files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from edge_spec.errors import EdgeSpecError
+from edge_spec.train import train_fastdraft
+from edge_spec.train.checkpoint import load_state
+
+from .tiny_fastdraft import heldout_text, small_config
+
+
+def test_output_dir_is_a_model_with_the_targets_tokenizer(full_run, tiny_target: Path) -> None:
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    assert full_run.finished and full_run.stage == "done"
+    out = full_run.output
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ):
+        assert (out / name).is_file(), name
+    assert (out / "chat_template.jinja").read_text() == (tiny_target / "chat_template.jinja").read_text()
+    model = AutoModelForCausalLM.from_pretrained(out)
+    target = AutoConfig.from_pretrained(tiny_target)
+    assert model.config.model_type == target.model_type
+    assert (model.config.num_hidden_layers, model.config.hidden_size) == (1, 32)
+    assert model.config.vocab_size == target.vocab_size
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        assert getattr(model.config, name) == getattr(target, name), name
+    ours, theirs = AutoTokenizer.from_pretrained(out), AutoTokenizer.from_pretrained(tiny_target)
+    assert ours.get_vocab() == theirs.get_vocab()
+    assert (ours.eos_token_id, ours.bos_token_id) == (theirs.eos_token_id, theirs.bos_token_id)
+
+
+def test_report_and_recipe(full_run) -> None:
+    report = json.loads((full_run.output / "fastdraft_report.json").read_text())
+    assert report == json.loads(json.dumps(full_run.report))
+    for which in ("before", "after"):
+        figures = report[which]
+        assert figures["samples"] > 0 and figures["positions"] > 0
+        assert 0.0 <= figures["agreement"] <= 1.0
+        assert set(figures["tau"]) == {"k4", "k8"}
+        assert 1.0 <= figures["tau"]["k4"] <= 5.0 and 1.0 <= figures["tau"]["k8"] <= 9.0
+        assert set(figures["by_kind"]) == {"code", "chat"}
+    assert report["cost"]["ratio"] > 0
+    recipe = json.loads((full_run.output / "recipe.json").read_text())
+    assert recipe["options"]["hidden"] == 32 and recipe["options"]["seed"] == 0
+    assert recipe["machine"]["cpu"] and recipe["machine"]["torch"]
+    assert recipe["steps"]["pretrain"] == 8 and recipe["steps"]["align"] > 0
+    assert {"scan", "pretrain", "generate", "align"} <= set(recipe["stage_seconds"])
+    assert recipe["pretrain_tokens_per_s"] > 0
+    assert recipe["corpus"]["skipped"]["duplicate"] == 1 and recipe["corpus"]["skipped"]["binary"] == 1
+
+
+def test_resume_continues_where_it_stopped_and_matches_an_uninterrupted_run(
+    full_run, tiny_target: Path, tiny_corpus: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "draft"
+    first = train_fastdraft(small_config(tiny_target, tiny_corpus, out, max_minutes=0))
+    assert (first.finished, first.stop_reason, first.stage, first.step) == (False, "max-minutes", "pretrain", 0)
+
+    with pytest.raises(EdgeSpecError, match="--resume"):
+        train_fastdraft(small_config(tiny_target, tiny_corpus, out))
+
+    second = train_fastdraft(small_config(tiny_target, tiny_corpus, out, resume=True, stop_after_steps=3))
+    assert (second.finished, second.stop_reason, second.stage, second.step) == (False, "max-steps", "pretrain", 3)
+    state = load_state(out)
+    assert (state["stage"], state["step"], state["data_position"]["pretrain_draws"]) == ("pretrain", 3, 6)
+
+    third = train_fastdraft(small_config(tiny_target, tiny_corpus, out, resume=True, stop_after_steps=7))
+    assert (third.stage, third.step) == ("align", 2)  # 5 pre-training steps left, then 2 alignment steps
+
+    with pytest.raises(EdgeSpecError, match="--seed"):
+        train_fastdraft(small_config(tiny_target, tiny_corpus, out, resume=True, seed=1))
+
+    last = train_fastdraft(small_config(tiny_target, tiny_corpus, out, resume=True))
+    assert last.finished
+    ours, reference = load_file(str(out / "model.safetensors")), load_file(str(full_run.output / "model.safetensors"))
+    assert ours.keys() == reference.keys()
+    for name in ours:
+        assert bool((ours[name] == reference[name]).all()), name
+    assert last.report["before"] == full_run.report["before"]
+    assert last.report["after"] == full_run.report["after"]
+
+
+def test_heldout_files_never_reach_training(full_run, tiny_corpus: Path, tmp_path: Path) -> None:
+    from tokenizers import Tokenizer
+
+    from edge_spec.train.corpus import TokenStore, discover_files, eval_reserve, scan_corpus
+
+    data = full_run.output / "fastdraft_data"
+    corpus = json.loads((data / "corpus.json").read_text())
+    assert corpus["heldout_files"] == 1 and corpus["skipped"]["held out (evaluation only)"] == 1
+    tokenizer = Tokenizer.from_file(str(full_run.output / "tokenizer.json"))
+    needle = np.array(tokenizer.encode(heldout_text(), add_special_tokens=False).ids)
+
+    def contains(store: TokenStore) -> bool:
+        hay = np.asarray(store.tokens, dtype=np.int64)
+        windows = np.lib.stride_tricks.sliding_window_view(hay, len(needle))
+        return bool((windows == needle).all(axis=1).any())
+
+    dtype = np.dtype(corpus["dtype"])
+    assert not contains(TokenStore(data, "train", dtype))
+    assert contains(TokenStore(data, "eval", dtype))  # evaluation only
+    for line in (data / "align.jsonl").read_text().splitlines():  # the alignment prompts come from training files
+        ids = np.array(json.loads(line)["ids"])
+        if len(ids) >= len(needle):
+            windows = np.lib.stride_tricks.sliding_window_view(ids, len(needle))
+            assert not (windows == needle).all(axis=1).any()
+
+    # without the rule the file is training data (unless the 1-in-50 evaluation reserve picked it)
+    files = discover_files([tiny_corpus])
+    args = dict(vocab_size=49152, separator=2, seed=0)
+    stats = scan_corpus(files, full_run.output / "tokenizer.json", tmp_path, skip_heldout=False, **args)
+    assert stats.heldout_files == 1 and "held out (evaluation only)" not in stats.skipped
+    reserved = files.index(tiny_corpus / "heldout.py") in eval_reserve(len(files), 0)
+    assert contains(TokenStore(tmp_path, "train", dtype)) is not reserved
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_same(
+    full_run, tiny_target: Path, tiny_corpus: Path, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from edge_spec.train import ProgressCallbacks, TrainingInterrupted
+
+    class CtrlC(ProgressCallbacks):
+        def __init__(self, stage: str, at: int):
+            self.stage, self.at = stage, at
+
+        def advanced(self, stage, done, info=None) -> None:  # noqa: ANN001
+            if stage == self.stage and done == self.at:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    out = tmp_path / "draft"
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(TrainingInterrupted):  # during a training step: the step finishes, then a checkpoint
+        train_fastdraft(small_config(tiny_target, tiny_corpus, out), CtrlC("pretrain", 2))
+    assert signal.getsignal(signal.SIGINT) is before
+    state = load_state(out)
+    assert (state["stage"], state["step"]) == ("pretrain", 2)
+
+    with pytest.raises(TrainingInterrupted):  # while the target writes: finished jobs are kept
+        train_fastdraft(small_config(tiny_target, tiny_corpus, out, resume=True), CtrlC("generate", 4))
+    progress = json.loads((out / "fastdraft_data" / "generation.json").read_text())
+    assert load_state(out)["stage"] == "generate" and progress["done"] == 1
+
+    assert train_fastdraft(small_config(tiny_target, tiny_corpus, out, resume=True)).finished
+    for name in ("eval.jsonl", "align.jsonl"):
+        assert (out / "fastdraft_data" / name).read_bytes() == (full_run.output / "fastdraft_data" / name).read_bytes()
+    ours, reference = load_file(str(out / "model.safetensors")), load_file(str(full_run.output / "model.safetensors"))
+    assert all(bool((ours[name] == reference[name]).all()) for name in reference)

@@ -1,0 +1,48 @@
+"""`train fastdraft` through typer's CliRunner: exit 0 with the acceptance table, exit 2 on bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from edge_spec.train.cli import train_app
+
+SMALL = ["--layers", "1", "--hidden", "32", "--pretrain-tokens", "128", "--align-samples", "4"]
+SMALL += ["--seq-len", "32", "--batch", "2", "--threads", "1"]
+
+
+def invoke(*args: str):  # noqa: ANN201
+    return CliRunner().invoke(train_app, ["fastdraft", *args])
+
+
+def error_line(result) -> str:  # noqa: ANN001
+    lines = [line for line in result.output.splitlines() if line.strip().startswith("error:")]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+def test_cli_trains_and_prints_the_table(tiny_target: Path, tiny_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "draft"
+    common = ["--target", str(tiny_target), "--corpus", str(tiny_corpus), "-o", str(out), *SMALL]
+    result = invoke(*common, "--max-minutes", "0")
+    assert result.exit_code == 0, result.output
+    assert "stopped (max-minutes)" in result.output and "--resume" in result.output
+
+    assert "--resume" in error_line(invoke(*common))
+
+    result = invoke(*common, "--resume")
+    assert result.exit_code == 0, result.output
+    assert "before alignment" in result.output and "tau k=8" in result.output
+    assert (out / "model.safetensors").is_file() and (out / "fastdraft_report.json").is_file()
+
+
+def test_cli_bad_input_exits_2(tiny_target: Path, tiny_corpus: Path, tmp_path: Path) -> None:
+    out = str(tmp_path / "draft")
+    assert "no such directory" in error_line(invoke("--target", str(tmp_path / "nope"), "-o", out))
+    assert "--hidden 33" in error_line(invoke("--target", str(tiny_target), "-o", out, "--hidden", "33"))
+    assert "--layers 5" in error_line(invoke("--target", str(tiny_target), "-o", out, "--layers", "5"))
+    missing = str(tmp_path / "no-corpus")
+    assert "no such file" in error_line(invoke("--target", str(tiny_target), "--corpus", missing, "-o", out))
+    assert not Path(out).exists()
