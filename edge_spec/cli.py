@@ -439,30 +439,51 @@ def devices() -> None:
 @app.command()
 @user_errors
 def inspect(bundle: Annotated[Path, typer.Argument(help="A bundle made by `edge-spec export`.")]) -> None:
-    """Show a bundle's manifest: parts, formats, precisions, sizes.
+    """Show a bundle: its parts, formats, precisions and sizes, its drafters and n-gram DBs, and
+    the devices here that can run it.
 
-    Example:
+    Examples:
 
       edge-spec inspect smollm2.bundle
+
+      edge-spec inspect "$(edge-spec demo path)"
     """
     from rich.table import Table
 
-    from edge_spec.bundle import load_manifest
+    from edge_spec.bundle import TargetSpec, load_manifest
+    from edge_spec.drafters import STATIC_DB
+    from edge_spec.drafters.ngram_model import default_model_db_path
+    from edge_spec.runtimes import list_devices
 
     root, manifest = load_manifest(bundle)
     t = manifest.target
     out.print(f"[bold]{root}[/]  schema {manifest.schema_version}, edge-spec {manifest.edge_spec_version}")
-    out.print(
-        f"target: {t.architecture}, {t.num_layers} layers, {t.kv_heads} KV heads x {t.head_dim}, "
-        f"vocab {t.vocab_size}, context {t.max_positions}, early layer {t.early_layer}"
-    )
-    table = Table("format", "weights", "file", "size")
-    for fmt, entry in t.formats.items():
-        prefix = str(Path(entry["path"]).parent)
-        size = sum(f["size"] for rel, f in manifest.files.items() if rel.startswith(prefix))
-        table.add_row(fmt, entry["weights"], entry["path"], f"{size / 2**20:.1f} MiB")
+    origin = manifest.source.get("origin", {}).get("package") or manifest.source.get("path", "?")
+    out.print(f"source: {origin}; vocab {t.vocab_size}, context {t.max_positions}, early layer {t.early_layer}")
+    table = Table("part", "model", "format", "weights", "file", "size")
+    parts = [("target", t)]
+    for entry in manifest.drafters:
+        if entry.get("kind") == "draft_model":
+            parts.append((f"draft (vocab {entry.get('shared_vocab')})", TargetSpec(**entry["spec"])))
+    for name, spec in parts:
+        model = f"{spec.architecture}, {spec.num_layers} layers, hidden {spec.hidden_size}"
+        for fmt, entry in spec.formats.items():
+            prefix = str(Path(entry["path"]).parent)
+            size = sum(f["size"] for rel, f in manifest.files.items() if rel.startswith(prefix))
+            table.add_row(name, model, fmt, entry["weights"], entry["path"], f"{size / 2**20:.1f} MiB")
     out.print(table)
-    out.print(f"drafters: {len(manifest.drafters) or 'none'}; n-gram DBs: {len(manifest.ngram_dbs) or 'none'}")
+    dbs = [("static", root / STATIC_DB), ("model", default_model_db_path(root, manifest))]
+    found = [f"{kind} {path} ({path.stat().st_size / 2**20:.1f} MiB)" for kind, path in dbs if path.is_file()]
+    out.print(f"n-gram DBs: {'; '.join(found) or 'none (the context tier needs none)'}")
+    drafters = ["none", "ngram"] + (["draft", "auto (draft + ngram)"] if len(parts) > 1 else ["auto (ngram)"])
+    out.print(f"drafters: {', '.join(drafters)}")
+    devices = list_devices()
+    runnable = []
+    if "openvino" in t.formats:
+        runnable.append("openvino: " + ", ".join(devices["openvino"]))
+    if "onnx" in t.formats:
+        runnable.append("onnxruntime: " + ", ".join(devices["onnxruntime"]))
+    out.print(f"runs here on: {'; '.join(runnable)}")
 
 
 from edge_spec.train.cli import train_app  # noqa: E402  (the CLI's sub-apps sit with their commands)

@@ -110,9 +110,11 @@ class DraftModelDrafter(Drafter):
         self.last_chain, self.last_probs = chain, chain_probs
         tree = CandidateTree()
         tree.add_path(chain, "draft", [self._calibrated(d + 1, p) for d, p in enumerate(chain_probs)], budget.max_nodes)
+        chain_nodes = len(tree)  # the chain's nodes are 0..len-1 in order (fewer if max_nodes cut it)
         for depth, token, prob in alternatives:
-            under = ROOT if depth == 0 else depth - 1  # the chain's nodes are 0..len-1 in order
-            tree.add_path([token], "draft-alt", [prob], budget.max_nodes, under=under)
+            if depth <= chain_nodes:
+                under = ROOT if depth == 0 else depth - 1
+                tree.add_path([token], "draft-alt", [prob], budget.max_nodes, under=under)
         for leaf in _leaves(guess_tree):
             path = guess_tree.path_to(leaf)
             tree.add_path(
