@@ -4,7 +4,8 @@ Each step the draft's own KV cache is brought level with the history (whatever i
 step and the target rejected is cut off: O(rejected)), then it drafts a chain greedily, one
 forward per token, until its calibrated chance of still being right falls below `min_chance`.
 Runner-up tokens whose probability is high enough hang off the chain as single leaves, which
-costs the draft nothing and lets one verify pass try both.
+costs the draft nothing and lets one verify pass try both. Where its first token keeps being
+rejected (text it does not know) it sits out a few steps, doubling, so a poor fit costs little.
 
 The vertical cascade (with n-gram tiers): the n-gram drafter's best chain rides along in the
 draft's catch-up forward, so the draft checks it in one pass instead of drafting it token by
@@ -34,6 +35,7 @@ class DraftModelConfig:
     min_chance: float = 0.25  # stop drafting when the chain's calibrated chance falls below this
     min_sibling_prob: float = 0.15  # a runner-up this likely is added as a leaf
     sibling_depths: int = 3  # runner-ups only at the first few depths
+    max_rest: int = 8  # after repeated misses, steps the draft sits out (doubling up to this)
 
 
 class DraftModelDrafter(Drafter):
@@ -61,11 +63,14 @@ class DraftModelDrafter(Drafter):
         # per-depth calibration of the draft's own probabilities (accepted vs predicted)
         self._accepted = np.zeros(self.config.max_depth + 1)
         self._predicted = np.zeros(self.config.max_depth + 1)
+        self._misses = 0  # steps in a row whose first drafted token was rejected
+        self._rest = 0  # steps left before the draft model drafts again
 
     def reset(self) -> None:
         # the draft's cache is kept: the next request's history shares a prefix with it (a chat's
         # earlier turns), and catching up cuts the cache back to what they share
         self.history, self.last_chain, self.last_probs = [], [], []
+        self._misses = self._rest = 0
         if self.ngram is not None:
             self.ngram.reset()
 
@@ -84,6 +89,11 @@ class DraftModelDrafter(Drafter):
         if depth_limit <= 0 or not self.history:
             return CandidateTree()
         guess_tree = self.ngram.propose(budget) if self.ngram is not None else CandidateTree()
+        if self._rest > 0:
+            # the draft keeps missing here (text it does not know): let it sit out a few steps,
+            # the n-gram tiers still propose; catching up later is one batched forward
+            self._rest -= 1
+            return guess_tree
         guess = _best_chain(guess_tree)[:depth_limit]
 
         # catch up: the history the draft has not seen, then the n-gram guess, in one pass
@@ -175,6 +185,9 @@ class DraftModelDrafter(Drafter):
             d = min(depth, self.config.max_depth)
             self._predicted[d] += prob
             self._accepted[d] += depth <= accepted
+        self._misses = 0 if accepted else self._misses + 1
+        if self._misses >= 2:  # back off: 1, 2, 4, ... steps without the draft
+            self._rest = min(2 ** (self._misses - 2), self.config.max_rest)
         self.last_chain, self.last_probs = [], []
 
 

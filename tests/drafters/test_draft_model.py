@@ -61,6 +61,7 @@ def test_draft_cache_follows_the_history(zoo) -> None:  # noqa: ANN001
     bundle = zoo.bundle_with_draft("llama")
     pipe = Pipeline.load(bundle, exact=True, drafter="draft")
     drafter = pipe.drafter
+    drafter.config = DraftModelConfig(max_rest=0)  # draft every step, however often it misses
     target_ids = pipe.encode(PROMPTS[0])
     answer = pipe.generate(target_ids, max_new_tokens=24).tokens
     drafter.reset()
@@ -131,3 +132,18 @@ def test_draft_drafter_without_a_draft_is_one_line(zoo) -> None:  # noqa: ANN001
     with pytest.raises(EdgeSpecError, match="has no draft model"):
         Pipeline.load(zoo.bundle("llama"), exact=True, drafter="draft")
     assert Pipeline.load(zoo.bundle("llama"), exact=True, drafter="auto").drafter.name == "ngram"
+
+
+def test_a_draft_that_keeps_missing_sits_out(zoo) -> None:  # noqa: ANN001
+    """Rejected first tokens make the draft rest for 1, 2, 4... steps; output is unchanged."""
+    bundle = zoo.bundle_with_draft("llama")
+    plain = Pipeline.load(bundle, exact=True)
+    spec = Pipeline.load(bundle, exact=True, drafter="draft")
+    spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]))
+    ids = plain.encode(PROMPTS[0])
+    calls = spec.drafter.session.forward_calls
+    result = spec.generate(ids, max_new_tokens=NEW)
+    assert result.tokens == plain.generate(ids, max_new_tokens=NEW).tokens
+    draft_calls = spec.drafter.session.forward_calls - calls
+    # a random draft misses nearly always: far fewer draft calls than target steps
+    assert draft_calls < result.stats.target_forwards * 0.75, (draft_calls, result.stats.target_forwards)
