@@ -71,7 +71,7 @@ def write_prompts(path: Path, rows: list[dict]) -> Path:
 @pytest.fixture(scope="module")
 def runs(zoo, tmp_path_factory: pytest.TempPathFactory) -> dict:  # noqa: ANN001
     """One `edge-spec bench` per prompt format (the edge-spec one also draws the plot)."""
-    bundle = zoo.bundle("llama")
+    bundle = zoo.bundle_with_draft("llama")  # every drafter, the draft model included
     out = {}
     for fmt, (name, rows, categories) in FORMATS.items():
         work = tmp_path_factory.mktemp(f"bench-{fmt}")

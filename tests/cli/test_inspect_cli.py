@@ -6,7 +6,7 @@ from cli_process import run_cli
 
 
 def test_inspect_lists_the_draft_and_devices(zoo) -> None:  # noqa: ANN001
-    result = run_cli("inspect", str(zoo.bundle_with_draft("llama")))
+    result = run_cli("inspect", str(zoo.bundle_with_draft("llama")), env={"COLUMNS": "250"})  # no wrapped cells
     text = result.stdout.decode()
     assert result.returncode == 0, result.stderr.decode()
     assert "target" in text and "draft (vocab 49152)" in text
@@ -16,7 +16,7 @@ def test_inspect_lists_the_draft_and_devices(zoo) -> None:  # noqa: ANN001
 
 
 def test_inspect_without_a_draft(zoo) -> None:  # noqa: ANN001
-    result = run_cli("inspect", str(zoo.bundle("qwen2")))
+    result = run_cli("inspect", str(zoo.bundle("qwen2")), env={"COLUMNS": "250"})
     text = result.stdout.decode()
     assert result.returncode == 0
     assert "draft (" not in text and "auto (ngram)" in text
