@@ -6,7 +6,6 @@ Every user error is one line on stderr and exit code 2 (no traceback).
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import sys
@@ -20,6 +19,7 @@ import typer
 from rich.console import Console
 
 from edge_spec import __version__
+from edge_spec.cli_errors import err, user_errors
 from edge_spec.errors import EdgeSpecError
 
 app = typer.Typer(
@@ -30,24 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
-
-
-def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn EdgeSpecError (and ValueError from config checks) into one line and exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (EdgeSpecError, ValueError) as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(130) from None
-
-    return wrapper
 
 
 @contextlib.contextmanager

@@ -593,7 +593,7 @@ def _read_text(path: Path, seen: set[bytes], skip: Callable[[bytes], bool] | Non
         return "", "not UTF-8"
 
 
-def _split_text(text: str, limit: int) -> list[str]:
+def split_text(text: str, limit: int) -> list[str]:
     """TEXT in pieces of at most LIMIT characters, cut after a newline where there is one."""
     pieces = []
     start = 0
@@ -648,7 +648,7 @@ def _tokenized_chunks(
         return sequences
 
     for owner, text in texts:
-        for piece in _split_text(text, PIECE_CHARS):
+        for piece in split_text(text, PIECE_CHARS):
             pieces.append(piece)
             owners.append(owner)
             chars += len(piece)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from edge_spec.errors import EdgeSpecError
+from edge_spec.cli_errors import err, user_errors
 from edge_spec.train.progress import ProgressCallbacks
 from edge_spec.train.run_control import TrainingInterrupted
 
@@ -28,7 +28,6 @@ train_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
 
 
 @train_app.callback()
@@ -47,24 +46,15 @@ STAGE_LABELS = {
 
 
 def train_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """EdgeSpecError (and ValueError from config checks): one line, exit 2; Ctrl-C: exit 130.
+    """edge_spec.cli_errors.user_errors, plus: an interrupted run says how to resume (exit 130)."""
 
-    The same contract as edge_spec.cli.user_errors, written here because edge_spec.cli imports
-    this module (importing it back would be a cycle).
-    """
-
+    @user_errors
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (EdgeSpecError, ValueError) as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
         except TrainingInterrupted as exc:
             err.print(f"{exc}; run the same command with --resume to continue", highlight=False, soft_wrap=True)
-            raise typer.Exit(130) from None
-        except KeyboardInterrupt:
-            err.print("interrupted")
             raise typer.Exit(130) from None
 
     return wrapper

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_spec.drafters.ngram_build import is_heldout
+from edge_spec.drafters.ngram_build import is_heldout, split_text
 from edge_spec.errors import EdgeSpecError
 
 log = logging.getLogger(__name__)
@@ -257,16 +257,7 @@ def scan_corpus(
 
 
 def _tokenize(tokenizer, text: str) -> list[int]:  # noqa: ANN001 - tokenizers.Tokenizer
-    pieces = []
-    start = 0
-    while len(text) - start > PIECE_CHARS:
-        cut = text.rfind("\n", start, start + PIECE_CHARS) + 1
-        if cut <= start:
-            cut = start + PIECE_CHARS
-        pieces.append(text[start:cut])
-        start = cut
-    pieces.append(text[start:])
     ids: list[int] = []
-    for encoding in tokenizer.encode_batch(pieces, add_special_tokens=False):
+    for encoding in tokenizer.encode_batch(split_text(text, PIECE_CHARS), add_special_tokens=False):
         ids.extend(encoding.ids)
     return ids
