@@ -446,7 +446,9 @@ def inspect(bundle: Annotated[Path, typer.Argument(help="A bundle made by `edge-
     parts = [("target", t)]
     for entry in manifest.drafters:
         if entry.get("kind") == "draft_model":
-            parts.append((f"draft (vocab {entry.get('shared_vocab')})", TargetSpec(**entry["spec"])))
+            spec = TargetSpec(**entry["spec"])
+            vocab = f"its own {spec.vocab_size} of {entry.get('shared_vocab')}" if entry.get("vocab") else None
+            parts.append((f"draft (vocab {vocab or entry.get('shared_vocab')})", spec))
     for name, spec in parts:
         model = f"{spec.architecture}, {spec.num_layers} layers, hidden {spec.hidden_size}"
         for fmt, entry in spec.formats.items():

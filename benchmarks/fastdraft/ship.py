@@ -11,8 +11,17 @@ from pathlib import Path
 
 from safetensors.numpy import load_file, save_file
 
-KEEP = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-        "special_tokens_map.json", "chat_template.jinja", "recipe.json", "fastdraft_report.json")
+KEEP = (
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+    "recipe.json",
+    "fastdraft_report.json",
+    "draft_vocab.safetensors",
+)
 
 run, dest = Path(sys.argv[1]), Path(sys.argv[2])
 if not (run / "model.safetensors").is_file():
@@ -20,8 +29,10 @@ if not (run / "model.safetensors").is_file():
 tmp = dest.with_name(dest.name + ".partial")
 shutil.rmtree(tmp, ignore_errors=True)
 tmp.mkdir(parents=True)
-tensors = {name: value.astype("float16") if value.dtype.kind == "f" else value
-           for name, value in load_file(run / "model.safetensors").items()}
+tensors = {
+    name: value.astype("float16") if value.dtype.kind == "f" else value
+    for name, value in load_file(run / "model.safetensors").items()
+}
 save_file(tensors, tmp / "model.safetensors", metadata={"format": "pt"})
 for name in KEEP:
     if (run / name).is_file():

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_spec.bench.draft_twin import full_vocabulary_twin, needs_twin
 from edge_spec.bench.modes import RunRecord
 from edge_spec.errors import EdgeSpecError
 
@@ -495,6 +496,8 @@ def build_genai_modes(
         log.info("the bundle has no draft model: genai-draft skipped")
     else:
         progress(0, total, "exporting the draft model for GenAI (once)")
+        if needs_twin(draft_source):  # GenAI needs the target's vocabulary: the draft's twin has it
+            draft_source = full_vocabulary_twin(draft_source, manifest.target.vocab_size, cache_root)
         draft_dir = export_genai_model(draft_source, weights, cache_root)
         runner_draft = GenAIRunner(
             model_dir, precision, draft_dir=draft_dir, properties=properties, device=config.device

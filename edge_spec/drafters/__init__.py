@@ -70,9 +70,14 @@ def _draft_model_drafter(root: Path, manifest, entry: dict, runtime: DraftRuntim
         shared = int(entry["shared_vocab"])
     except (KeyError, TypeError, ValueError) as exc:
         raise EdgeSpecError(f"{root}: the manifest's draft model entry is damaged ({exc}); re-export") from None
+    vocab = None
+    if entry.get("vocab"):  # a reduced-vocabulary draft (FR-Spec): its ids are mapped in and out
+        from edge_spec.drafters.draft_vocab import DraftVocabulary
+
+        vocab = DraftVocabulary.load(root / entry["vocab"], spec.vocab_size, shared)
     session = open_target(root, manifest, runtime.backend, runtime.device, runtime.numerics, spec=spec)
     log.info("draft model %s on %s/%s (%s)", spec.architecture, runtime.backend, runtime.device, session.numerics)
-    return DraftModelDrafter(session, shared_vocab=shared, ngram=ngram)
+    return DraftModelDrafter(session, shared_vocab=shared, ngram=ngram, vocab=vocab)
 
 
 def _ngram_drafter(root: Path, manifest, static_db, model_db, learn: bool) -> Drafter:  # noqa: ANN001

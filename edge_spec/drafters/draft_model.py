@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_spec.drafters.base import DraftBudget, Drafter
+from edge_spec.drafters.draft_vocab import DraftVocabulary
 from edge_spec.engine.tree import ROOT, CandidateTree
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,11 @@ class DraftModelDrafter(Drafter):
         shared_vocab: int,
         config: DraftModelConfig | None = None,
         ngram: Drafter | None = None,
+        vocab: DraftVocabulary | None = None,
     ):
         self.session = session
         self.shared_vocab = shared_vocab
+        self.vocab = vocab  # a reduced-vocabulary draft: its ids are mapped in and out
         self.config = config or DraftModelConfig()
         self.ngram = ngram
         if ngram is not None:
@@ -151,8 +154,8 @@ class DraftModelDrafter(Drafter):
         new = self.history[common:]
         feed = np.asarray(new + guess, dtype=np.int64)
         rows = np.arange(len(new) - 1, feed.size)
-        logits = self.session.forward(feed, logit_rows=rows).logits
-        probs = [_softmax(row[: self.shared_vocab]) for row in logits]
+        logits = self.session.forward(self._draft_ids(feed), logit_rows=rows).logits
+        probs = [self._distribution(row) for row in logits]
         agreed = 0
         while agreed < len(guess) and int(np.argmax(probs[agreed])) == guess[agreed]:
             agreed += 1
@@ -162,10 +165,19 @@ class DraftModelDrafter(Drafter):
 
     def _step(self, token: int) -> np.ndarray:
         """Feed one drafted token; the distribution after it."""
-        logits = self.session.forward(np.asarray([token])).logits
+        logits = self.session.forward(self._draft_ids(np.asarray([token]))).logits
         self.session.commit()
         self.cached.append(token)
-        return _softmax(logits[-1][: self.shared_vocab])
+        return self._distribution(logits[-1])
+
+    def _draft_ids(self, tokens: np.ndarray) -> np.ndarray:
+        return tokens if self.vocab is None else self.vocab.to_draft(tokens)
+
+    def _distribution(self, logits: np.ndarray) -> np.ndarray:
+        """The draft's next-token distribution over the target's (shared) vocabulary."""
+        if self.vocab is None:
+            return _softmax(logits[: self.shared_vocab])
+        return self.vocab.to_target_probs(_softmax(logits[: self.vocab.size]))[: self.shared_vocab]
 
     # -- calibration --------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import shutil
 import tempfile
@@ -12,7 +13,8 @@ from pathlib import Path
 
 from edge_spec import __version__
 from edge_spec.bundle import SCHEMA_VERSION, Manifest, TargetSpec, file_entry, sha256_of, staged_directory
-from edge_spec.errors import ExportError
+from edge_spec.drafters.draft_vocab import VOCAB_FILE
+from edge_spec.errors import EdgeSpecError, ExportError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ def export_model(
             stage("checking the draft model")
             draft = _checked_source(options.draft, options, stack, stage)
             shared_vocab = check_draft_tokenizer(source.path, draft.path)
+            draft_vocab = _draft_vocabulary(draft, shared_vocab)
         output = Path(output)
         tmp = stack.enter_context(staged_directory(output, overwrite=options.overwrite))
         target = _export_part("target", source, tmp, options, options.weights, options.early_layer, stage)
@@ -75,15 +78,18 @@ def export_model(
         if draft is not None:
             weights = options.draft_weights or options.weights
             spec = _export_part("draft", draft, tmp, options, weights, None, stage)
-            drafters.append(
-                {
-                    "kind": "draft_model",
-                    "name": "draft",
-                    "shared_vocab": min(shared_vocab, spec.vocab_size, target.vocab_size),
-                    "source": _source_record(draft),
-                    "spec": asdict(spec),
-                }
-            )
+            entry = {
+                "kind": "draft_model",
+                "name": "draft",
+                "shared_vocab": min(shared_vocab, spec.vocab_size, target.vocab_size),
+                "source": _source_record(draft),
+                "spec": asdict(spec),
+            }
+            if draft_vocab is not None:  # draft ids are not target ids: the map goes with it
+                draft_vocab.save(tmp / "draft" / VOCAB_FILE)
+                entry["vocab"] = f"draft/{VOCAB_FILE}"
+                entry["shared_vocab"] = min(shared_vocab, target.vocab_size)
+            drafters.append(entry)
 
         stage("copying the tokenizer")
         tok_dir = tmp / "tokenizer"
@@ -108,6 +114,22 @@ def export_model(
         (tmp / "edge_spec.json").write_text(manifest.to_json(), encoding="utf-8")
     log.info("bundle written to %s", output)
     return output
+
+
+def _draft_vocabulary(draft, shared_vocab: int):  # noqa: ANN001, ANN202
+    """The draft's reduced vocabulary (FR-Spec) if it has one, checked before any export work."""
+    from edge_spec.drafters.draft_vocab import DraftVocabulary
+
+    path = draft.path / VOCAB_FILE
+    if not path.is_file():
+        return None
+    try:
+        draft_size = int(json.loads((draft.path / "config.json").read_text(encoding="utf-8"))["vocab_size"])
+        return DraftVocabulary.load(path, draft_size, shared_vocab)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ExportError(f"{draft.path}: cannot read the draft's vocab_size ({exc})") from None
+    except EdgeSpecError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _checked_source(model: str | Path, options: ExportOptions, stack: contextlib.ExitStack, stage: StageCallback):  # noqa: ANN202

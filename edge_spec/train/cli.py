@@ -166,6 +166,15 @@ def fastdraft(
     threads: Annotated[
         int | None, typer.Option("--threads", help="torch threads (default $EDGE_SPEC_THREADS).")
     ] = None,
+    head_vocab: Annotated[
+        int | None,
+        typer.Option(
+            "--head-vocab",
+            metavar="N",
+            help="Draft vocabulary: the target's N most frequent tokens (0: all of them; "
+            "default 8192 for vocabularies over 16384, else 0).",
+        ),
+    ] = None,
 ) -> None:
     """Pre-train a small draft with the target's tokenizer, then align it on text the target writes."""
     from transformers.utils import logging as transformers_logging
@@ -190,6 +199,7 @@ def fastdraft(
         max_minutes=max_minutes,
         skip_heldout=skip_heldout,
         threads=threads,
+        head_vocab=head_vocab,
     )
     with _progress_bars() as bars:
         result = train_fastdraft(config, RichProgress(bars))
@@ -204,6 +214,9 @@ def fastdraft(
         out.print(acceptance_table(result.report))
     draft = result.draft
     line = f"draft: {draft.get('layers')} layers, hidden {draft.get('hidden')}"
+    head = (result.recipe or {}).get("head_vocab") or {}
+    if head.get("size"):
+        line += f", head vocabulary {head['size']} ({head['coverage']:.1%} of training tokens)"
     if result.cost:
         line += f"; cost per token {result.cost['ratio']:.3f} of the target's ({result.cost['draft_ms']:.2f} ms vs "
         line += f"{result.cost['target_ms']:.2f} ms)"

@@ -14,8 +14,10 @@ import copy
 import logging
 from typing import Any
 
+import numpy as np
 import torch
 
+from edge_spec.drafters.draft_vocab import OTHER, DraftVocabulary
 from edge_spec.errors import EdgeSpecError
 
 log = logging.getLogger(__name__)
@@ -76,11 +78,12 @@ def check_draft_size(target: Any, layers: int | None, hidden: int | None) -> tup
     return layers, hidden
 
 
-def draft_config_for(target: Any, layers: int, hidden: int) -> Any:
+def draft_config_for(target: Any, layers: int, hidden: int, vocab_size: int | None = None) -> Any:
     """TARGET's config (same class, same model_type) resized to LAYERS layers of width HIDDEN.
 
     Heads keep the target's head size and its query/KV head ratio; the MLP keeps its width ratio;
-    the embedding is tied (the head is most of the draft; one matrix serves both ends).
+    the embedding is tied (the head is most of the draft; one matrix serves both ends). VOCAB_SIZE
+    (a reduced draft vocabulary, see with_draft_vocab) replaces the target's when given.
     """
     head_dim = head_dim_of(target)
     heads = max(hidden // head_dim, 1)
@@ -108,9 +111,34 @@ def draft_config_for(target: Any, layers: int, hidden: int) -> Any:
         picks = [round(i * (n - 1) / max(layers - 1, 1)) for i in range(layers)] if layers > 1 else [n - 1]
         config.layer_types = [layer_types[i] for i in picks]
     config.tie_word_embeddings = True
+    if vocab_size:
+        config.vocab_size = vocab_size
     for name in ("_name_or_path", "_commit_hash"):
         if hasattr(config, name):
             setattr(config, name, "")
+    return config
+
+
+def draft_token_ids(value: Any, vocab: DraftVocabulary) -> Any:
+    """A special-token setting (an id, a list of ids or None) in the draft's ids."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [int(i) for i in vocab.to_draft(list(value))]
+    return int(vocab.to_draft([value])[0])
+
+
+def with_draft_vocab(config: Any, vocab: DraftVocabulary) -> Any:
+    """CONFIG for a draft whose ids are VOCAB's: vocab_size and the bos/eos/pad ids in draft ids.
+
+    The model only ever sees draft ids, so its own settings must be in them too (a generate()
+    on the draft alone stops on the draft id of EOS, not on whatever the target's id means here).
+    """
+    config = copy.deepcopy(config)
+    config.vocab_size = vocab.size
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        if hasattr(config, name):
+            setattr(config, name, draft_token_ids(getattr(config, name), vocab))
     return config
 
 
@@ -147,3 +175,21 @@ def pca_embedding(target_embedding: torch.Tensor, hidden: int) -> torch.Tensor:
     if keep < hidden:
         projected = torch.cat([projected, projected.new_zeros(emb.shape[0], hidden - keep)], dim=1)
     return projected.contiguous()
+
+
+def embedding_rows(target_embedding: torch.Tensor, vocab: DraftVocabulary | None) -> torch.Tensor:
+    """The target's embedding rows of the draft's ids: row i is target row target_ids[i].
+
+    The 'other' slot stands for every token outside the subset, so it starts as their mean row.
+    """
+    if vocab is None:
+        return target_embedding
+    ids = torch.from_numpy(vocab.target_ids)
+    known = ids != OTHER
+    rows = target_embedding.new_empty(vocab.size, target_embedding.shape[1])
+    rows[known] = target_embedding[ids[known]]
+    if vocab.other is not None:
+        outside = ~torch.from_numpy(vocab.covers(np.arange(vocab.target_size)))
+        pool = target_embedding[outside] if bool(outside.any()) else target_embedding
+        rows[vocab.other] = pool.mean(dim=0)
+    return rows

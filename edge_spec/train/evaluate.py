@@ -10,6 +10,10 @@ A[i] and the draft's D[i] at every generated position:
   m + 1 tokens (the bonus is the target's own) and moves to p + m + 1. The draft's chain after p
   is conditioned on its own earlier drafts, which equal the target's tokens wherever they were
   accepted, so teacher forcing gives the same tokens. tau = tokens / verify steps, over all samples.
+
+A draft with its own reduced vocabulary (head_vocab.py) reads the samples in its ids and its
+predictions are mapped back to target ids (never its 'other' slot), so the comparison is in the
+target's ids, as at run time.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from edge_spec.drafters.draft_vocab import DraftVocabulary
 from edge_spec.train.lm_loss import greedy_predictions
 
 log = logging.getLogger(__name__)
@@ -76,9 +81,15 @@ def _tally(rows: list[tuple[np.ndarray, np.ndarray]]) -> Acceptance:
 
 @torch.no_grad()
 def evaluate_acceptance(
-    draft: Any, records: Iterable[dict[str, Any]], progress: Callable[[int], None] | None = None
+    draft: Any,
+    records: Iterable[dict[str, Any]],
+    progress: Callable[[int], None] | None = None,
+    vocab: DraftVocabulary | None = None,
 ) -> dict[str, Any]:
-    """Acceptance of DRAFT on held-out RECORDS ({"ids", "start", "target_argmax", "kind"}), overall and per kind."""
+    """Acceptance of DRAFT on held-out RECORDS ({"ids", "start", "target_argmax", "kind"}), overall and per kind.
+
+    VOCAB: the draft's own ids (None: the target's).
+    """
     was_training = draft.training
     draft.eval()
     by_kind: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -86,7 +97,7 @@ def evaluate_acceptance(
         for i, record in enumerate(records):
             ids, start = record["ids"], record["start"]
             target = np.asarray(record["target_argmax"], dtype=np.int64)
-            predicted = greedy_predictions(draft, torch.tensor([ids[:-1]])).numpy()[start - 1 :]
+            predicted = _draft_argmax(draft, ids[:-1], vocab)[start - 1 :]
             by_kind.setdefault(record.get("kind", "code"), []).append((predicted, target))
             if progress:
                 progress(i + 1)
@@ -96,6 +107,14 @@ def evaluate_acceptance(
     result = _tally(everything).as_dict()
     result["by_kind"] = {kind: _tally(rows).as_dict() for kind, rows in sorted(by_kind.items())}
     return result
+
+
+def _draft_argmax(draft: Any, ids: list[int], vocab: DraftVocabulary | None) -> np.ndarray:
+    """The draft's greedy next token after each prefix of IDS, in target ids."""
+    if vocab is None:
+        return greedy_predictions(draft, torch.tensor([ids])).numpy()
+    inputs = torch.from_numpy(vocab.to_draft(ids))[None]
+    return vocab.target_ids[greedy_predictions(draft, inputs, never=vocab.other).numpy()]
 
 
 @dataclass
@@ -114,21 +133,21 @@ def measure_cost_ratio(draft: Any, target: Any, context: int = 128, steps: int =
     """Time one decode step of DRAFT and of TARGET at batch 1 after CONTEXT tokens; report the ratio.
 
     Rounds alternate between the two models and the median of each is kept, so a machine busy
-    with other work skews both alike.
+    with other work skews both alike. A draft with a reduced vocabulary is timed as it is: its
+    smaller head is what runs (mapping its logits back to target ids is a gather, not timed).
     """
     from transformers import DynamicCache
 
     def prepare(model: Any) -> tuple[Any, DynamicCache]:
         model.eval()
-        ids = torch.randint(
-            3, min(model.config.vocab_size, 1000), (1, context), generator=torch.Generator().manual_seed(0)
-        )
+        high = min(model.config.vocab_size, 1000)  # a reduced draft vocabulary may be tiny
+        ids = torch.randint(min(3, high - 1), high, (1, context), generator=torch.Generator().manual_seed(0))
         cache = DynamicCache(config=model.config)
         model(input_ids=ids, past_key_values=cache, use_cache=True)
         return model, cache
 
     def one_round(model: Any, cache: DynamicCache) -> float:
-        token = torch.tensor([[5]])
+        token = torch.tensor([[min(5, model.config.vocab_size - 1)]])
         cache.crop(context)
         started = time.perf_counter()
         for _ in range(steps):

@@ -3,6 +3,8 @@
 Stages, each resumable from DRAFT_DIR/checkpoint (see checkpoint.py):
 1. scan: the corpus is tokenized with the target's tokenizer into token stores (corpus.py);
    benchmark held-out files and a small reserve go to the evaluation pool only.
+   With --head-vocab (automatic for large vocabularies) the draft's own vocabulary is then
+   chosen from the training tokens' frequencies (head_vocab.py).
 2. pretrain: a draft of the target's family (draft_config.py; embedding initialised from the
    target's by PCA) learns next-token prediction on packed corpus sequences (pretrain.py).
 3. generate: the target writes held-out samples and the alignment set (target_generation.py,
@@ -28,15 +30,24 @@ from typing import Any
 
 import torch
 
+from edge_spec.drafters.draft_vocab import DraftVocabulary
 from edge_spec.errors import EdgeSpecError
 from edge_spec.train import checkpoint as ckpt
 from edge_spec.train.align import AlignBatches, align_steps
 from edge_spec.train.corpus import CorpusStats, TokenStore, default_corpus, discover_files, scan_corpus
-from edge_spec.train.draft_config import check_draft_size, draft_config_for, draft_shape, pca_embedding
+from edge_spec.train.draft_config import (
+    check_draft_size,
+    draft_config_for,
+    draft_shape,
+    embedding_rows,
+    pca_embedding,
+    with_draft_vocab,
+)
 from edge_spec.train.draft_dir import (
     DATA_DIR,
     RECIPE,
     REPORT,
+    claim_data_dir,
     copy_tokenizer,
     machine_info,
     prepare_draft_dir,
@@ -44,6 +55,13 @@ from edge_spec.train.draft_dir import (
     write_json,
 )
 from edge_spec.train.evaluate import CHAIN_LENGTHS, evaluate_acceptance, measure_cost_ratio
+from edge_spec.train.head_vocab import (
+    DraftIds,
+    build_draft_vocab,
+    load_draft_vocab,
+    resolve_head_vocab,
+    special_token_ids,
+)
 from edge_spec.train.magpie import chat_prefix, stop_token_ids
 from edge_spec.train.pretrain import PackedSequences, pretrain_steps
 from edge_spec.train.progress import ProgressCallbacks
@@ -72,6 +90,17 @@ SESSION_OPTIONS = (
     "checkpoint_minutes",
     "stop_after_steps",
     "measure_cost",
+)
+# options the data dir's contents (corpus scan, target-written samples) depend on
+DATA_OPTIONS = (
+    "target",
+    "corpus",
+    "skip_heldout",
+    "seed",
+    "align_samples",
+    "eval_code_samples",
+    "eval_chat_samples",
+    "generation",
 )
 
 
@@ -104,6 +133,7 @@ class FastDraftConfig:
     checkpoint_minutes: float = 5.0
     stop_after_steps: int | None = None  # stop, with a checkpoint, after this many training steps
     measure_cost: bool = True
+    head_vocab: int | None = None  # draft vocabulary size; 0: the target's; None: automatic (head_vocab.py)
 
     def check(self) -> None:
         positive = {"--seq-len": self.seq_len, "--batch": self.batch, "generation batch": self.generation.batch}
@@ -171,15 +201,23 @@ def train_fastdraft(config: FastDraftConfig, progress: ProgressCallbacks | None 
     state: dict[str, Any] | None = None
     if config.resume and ckpt.has_checkpoint(draft_dir):
         state = ckpt.load_state(draft_dir)
+        state["options"].setdefault("head_vocab", 0)  # a checkpoint from before the option: full vocabulary
         layers = layers if layers is not None else state["draft"]["layers"]
         hidden = hidden if hidden is not None else state["draft"]["hidden"]
     layers, hidden = check_draft_size(target.config, layers, hidden)
+    head_vocab = config.head_vocab
+    if head_vocab is None and state is not None:  # automatic: what the run started with
+        head_vocab = state["options"]["head_vocab"]
+    head_vocab = resolve_head_vocab(head_vocab, target.config.vocab_size)
     options = config.run_options()
-    options["layers"], options["hidden"] = layers, hidden
+    options["layers"], options["hidden"], options["head_vocab"] = layers, hidden, head_vocab
     if state is not None:
         _check_same_options(draft_dir, state["options"], options)
     created = not draft_dir.exists()
+    had_data = (draft_dir / DATA_DIR).exists()
     resuming = prepare_draft_dir(draft_dir, config.resume)
+    if not resuming:
+        claim_data_dir(draft_dir / DATA_DIR, {name: options[name] for name in DATA_OPTIONS})
     previous_threads = torch.get_num_threads()
     threads = config.threads or int(os.environ.get(THREADS_ENV, "0") or 0) or previous_threads
     torch.set_num_threads(threads)
@@ -187,8 +225,10 @@ def train_fastdraft(config: FastDraftConfig, progress: ProgressCallbacks | None 
     try:
         return run.execute(state if resuming else None)
     except EdgeSpecError:
-        if not resuming and run.state.get("stage") == "scan":  # bad corpus: leave nothing behind
-            for leftover in [draft_dir] if created else [draft_dir / ckpt.CHECKPOINT, draft_dir / DATA_DIR]:
+        if not resuming and run.state.get("stage") == "scan":  # bad corpus: leave nothing behind but copied data
+            leftovers = [draft_dir] if created else [draft_dir / ckpt.CHECKPOINT]
+            leftovers += [] if created or had_data else [draft_dir / DATA_DIR]
+            for leftover in leftovers:
                 shutil.rmtree(leftover, ignore_errors=True)
         raise
     finally:
@@ -228,7 +268,8 @@ class _Run:
         self.options = options
         self.progress = progress
         self.sources = sources
-        self.draft_config = draft_config_for(target.config, layers, hidden)
+        self.head_vocab = options["head_vocab"]
+        self.draft_config = draft_config_for(target.config, layers, hidden, self.head_vocab or None)
         self.control = RunControl(config.max_minutes, config.checkpoint_minutes, config.stop_after_steps)
         self.model: Any = None
         self.optimizer: torch.optim.Optimizer | None = None
@@ -237,6 +278,8 @@ class _Run:
         self.mark = time.monotonic()
         self.state: dict[str, Any] = {}
         self.ids = _special_ids(target)
+        self._vocab: DraftVocabulary | None = None
+        self._draft_ids: DraftIds | None = None
 
     # -- state and checkpoints ---------------------------------------------------------------------
 
@@ -350,6 +393,7 @@ class _Run:
             )
             self.progress.stage_finished("scan", dataclasses.asdict(stats))
         self.state["corpus"] = dataclasses.asdict(stats)
+        self.state["head_vocab"] = self._build_vocab()
         self._enter("pretrain")
         self._save()
         return None
@@ -366,14 +410,46 @@ class _Run:
     def _packed(self) -> PackedSequences:
         return PackedSequences(self._stores()[0], self.config.seq_len, self.config.seed)
 
+    # -- the draft's vocabulary --------------------------------------------------------------------
+
+    def _build_vocab(self) -> dict[str, Any]:
+        """Choose the draft's ids from the training tokens; what the recipe records about them.
+
+        Built at every scan, even a reused one: a copied data dir may hold another size's.
+        """
+        vocab_size = self.target.config.vocab_size
+        if not self.head_vocab:
+            return {"size": 0, "coverage": 1.0}
+        always = special_token_ids(self.target.tokenizer_json, self.target.config, [*self.ids["eos"], self.ids["pad"]])
+        self._vocab, info = build_draft_vocab(self._stores()[0], self.head_vocab, vocab_size, always, self.data)
+        return info
+
+    @property
+    def vocab(self) -> DraftVocabulary | None:
+        """The draft's own vocabulary (None: the target's), as the scan saved it."""
+        if self.head_vocab and self._vocab is None:
+            self._vocab = load_draft_vocab(self.data, self.head_vocab, self.target.config.vocab_size)
+            if self._vocab is None:  # removed since the scan: it is a pure function of the training tokens
+                self.state["head_vocab"] = self._build_vocab()
+        return self._vocab
+
+    def _in_draft_ids(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training batch (target ids) in the draft's ids."""
+        if self.vocab is None:
+            return batch
+        if self._draft_ids is None:
+            self._draft_ids = DraftIds(self.vocab)
+        return self._draft_ids.batch(batch)
+
     # -- 2. pre-training ---------------------------------------------------------------------------
 
     def _new_draft(self) -> Any:
         from transformers import AutoModelForCausalLM
 
+        config = self.draft_config if self.vocab is None else with_draft_vocab(self.draft_config, self.vocab)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
-            model = AutoModelForCausalLM.from_config(self.draft_config, dtype=torch.float32)
+            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
         return model
 
     def _draft_from_checkpoint(self) -> Any:
@@ -407,7 +483,7 @@ class _Run:
             "pretrain",
             self.model,
             self.optimizer,
-            lambda s: packed.batch(s * self.config.batch, self.config.batch),
+            lambda s: self._in_draft_ids(packed.batch(s * self.config.batch, self.config.batch)),
             total,
             self.config.lr,
             step,
@@ -429,7 +505,7 @@ class _Run:
     def _init_embedding(self) -> None:
         target = self._target()
         with torch.no_grad():
-            source = target.get_input_embeddings().weight
+            source = embedding_rows(target.get_input_embeddings().weight, self.vocab)
             dest = self.model.get_input_embeddings().weight
             dest.copy_(pca_embedding(source[: dest.shape[0]], dest.shape[1]))
 
@@ -505,7 +581,7 @@ class _Run:
         if not records:
             log.warning("no held-out samples (no evaluation files and no chat template): acceptance is not measured")
         self.progress.stage_started("evaluate", len(records), 0, f"acceptance {which} alignment")
-        result = evaluate_acceptance(self.model, records, lambda n: self.progress.advanced("evaluate", n))
+        result = evaluate_acceptance(self.model, records, lambda n: self.progress.advanced("evaluate", n), self.vocab)
         self.state["report"][which] = result
         self.progress.stage_finished("evaluate", {"which": which, **result})
         log.info("acceptance %s alignment: agreement %.3f, tau %s", which, result["agreement"], result["tau"])
@@ -548,7 +624,7 @@ class _Run:
             "align",
             self.model,
             self.optimizer,
-            batches.batch,
+            lambda s: self._in_draft_ids(batches.batch(s)),
             total,
             lr,
             step,
@@ -575,7 +651,7 @@ class _Run:
         if self.config.measure_cost:
             self.state["cost"] = dataclasses.asdict(measure_cost_ratio(self.model, self._target()))
         self.model.eval()
-        save_draft_model(self.model, self.dir, self.target.path)
+        save_draft_model(self.model, self.dir, self.target.path, self.vocab)
         copied = copy_tokenizer(self.target.path, self.dir)
         report = self._report()
         write_json(self.dir / REPORT, report)
@@ -598,6 +674,7 @@ class _Run:
             "draft": str(self.dir),
             "chain_lengths": list(CHAIN_LENGTHS),
             "eval_samples": (before or {}).get("samples", 0),
+            "head_vocab": self.state.get("head_vocab"),
             "before": before,
             "after": after,
             "cost": self.state.get("cost"),
@@ -606,6 +683,8 @@ class _Run:
                 "after": "after alignment",
                 "agreement": "fraction of held-out positions where the draft's argmax equals the target's",
                 "tau": "tokens per verify step of greedy chain drafting of k tokens (>= 1, bonus included)",
+                "head_vocab": "the draft's own vocabulary: size (0: the target's) and the fraction of "
+                "training tokens it covers",
             },
         }
 
@@ -617,6 +696,7 @@ class _Run:
             "options": self.options,
             "draft": self.state.get("draft"),
             "draft_parameters": sum(p.numel() for p in self.model.parameters()),
+            "head_vocab": self.state.get("head_vocab"),
             "target": self.state.get("target"),
             "corpus": self.state.get("corpus"),
             "generation": self.state.get("generation"),

@@ -88,10 +88,20 @@ def next_token_loss(model: Any, input_ids: torch.Tensor, labels: torch.Tensor) -
 
 
 @torch.no_grad()
-def greedy_predictions(model: Any, input_ids: torch.Tensor) -> torch.Tensor:
-    """MODEL's argmax next token at every position of INPUT_IDS [1, T] -> [T]."""
+def greedy_predictions(model: Any, input_ids: torch.Tensor, never: int | None = None) -> torch.Tensor:
+    """MODEL's argmax next token at every position of INPUT_IDS [1, T] -> [T].
+
+    NEVER is an id the argmax skips: a reduced-vocabulary draft's 'other' slot, which the runtime
+    never proposes, so acceptance is measured on what the draft would actually propose.
+    """
+
+    def argmax(logits: torch.Tensor) -> torch.Tensor:
+        if never is not None:
+            logits[:, never] = -torch.inf
+        return logits.argmax(-1)
+
     if fused_head_supported(model):
         hidden = model.base_model(input_ids=input_ids, use_cache=False).last_hidden_state[0]
         weight = model.get_output_embeddings().weight
-        return torch.cat([(h @ weight.T).argmax(-1) for h in hidden.split(CHUNK_ROWS)])
-    return model(input_ids=input_ids, use_cache=False).logits[0].argmax(-1)
+        return torch.cat([argmax(h @ weight.T) for h in hidden.split(CHUNK_ROWS)])
+    return argmax(model(input_ids=input_ids, use_cache=False).logits[0].float())

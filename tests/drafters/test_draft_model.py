@@ -11,6 +11,7 @@ import shutil
 
 import numpy as np
 import pytest
+from reduced_draft import reduced_self_draft
 
 from edge_spec import Pipeline
 from edge_spec.drafters.base import DraftBudget
@@ -147,3 +148,59 @@ def test_a_draft_that_keeps_missing_sits_out(zoo) -> None:  # noqa: ANN001
     draft_calls = spec.drafter.session.forward_calls - calls
     # a random draft misses nearly always: far fewer draft calls than target steps
     assert draft_calls < result.stats.target_forwards * 0.75, (draft_calls, result.stats.target_forwards)
+
+
+@pytest.mark.parametrize("backend_name", ["openvino", "onnxruntime"])
+def test_reduced_vocabulary_draft(zoo, tmp_path, backend_name) -> None:  # noqa: ANN001
+    """A draft over a subset of the vocabulary (FR-Spec) maps its ids both ways: the target as its
+    own reduced draft is accepted wherever the target's token is in the subset; with the answer's
+    commonest token dropped from the subset the draft misses there, and the output is unchanged."""
+    from edge_spec.export.exporter import ExportOptions, export_model
+
+    plain = Pipeline.load(zoo.bundle("llama"), backend=backend_name, exact=True)
+    ids = plain.encode(PROMPTS[0])
+    want = plain.generate(ids, max_new_tokens=NEW).tokens
+    unused = sorted(set(range(plain.session.vocab_size)) - set(ids) - set(want))
+    dropped = set(np.random.default_rng(0).choice(unused, 500, replace=False).tolist())
+    commonest = max(set(want), key=want.count)
+    for case, drop in (("subset", dropped), ("missing", dropped | {commonest})):
+        draft_dir = reduced_self_draft(zoo.model("llama"), tmp_path / case, drop)
+        bundle = export_model(
+            zoo.model("llama"),
+            tmp_path / f"bundle-{case}",
+            ExportOptions(formats=("openvino", "onnx"), weights="fp32", draft=draft_dir),
+        )
+        entry = json.loads((bundle / "edge_spec.json").read_text())["drafters"][0]
+        assert entry["vocab"] == "draft/draft_vocab.safetensors"
+        assert entry["spec"]["vocab_size"] == plain.session.vocab_size - len(drop) + 1
+        assert entry["shared_vocab"] == plain.session.vocab_size
+        spec = Pipeline.load(bundle, backend=backend_name, exact=True, drafter="draft")
+        spec.drafter.config = DraftModelConfig(min_chance=0.0, max_rest=0)
+        spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]))
+        got = spec.generate(ids, max_new_tokens=NEW)
+        assert got.tokens == want, case
+        if case == "subset":
+            assert got.stats.tau >= 3.0, got.stats.to_dict()
+        else:  # the draft never proposes the token it lacks, so it misses wherever that one comes
+            assert got.stats.accepted_tokens < got.stats.drafted_tokens
+            assert got.stats.tau < 3.0, got.stats.to_dict()
+
+
+def test_damaged_draft_vocabulary_is_refused(zoo, tmp_path) -> None:  # noqa: ANN001
+    from edge_spec.drafters.draft_vocab import OTHER, VOCAB_FILE
+    from edge_spec.export.exporter import ExportOptions, export_model
+
+    draft_dir = reduced_self_draft(zoo.model("llama"), tmp_path / "reduced", set(range(100, 600)))
+    size = json.loads((draft_dir / "config.json").read_text())["vocab_size"]
+    from safetensors.numpy import save_file
+
+    twice = np.asarray([*range(size - 2), 5, OTHER], dtype=np.int64)
+    save_file({"target_ids": twice}, str(draft_dir / VOCAB_FILE))
+    out = tmp_path / "bundle"
+    with pytest.raises(ExportError, match="appears twice") as info:
+        export_model(zoo.model("llama"), out, ExportOptions(formats=("openvino",), weights="fp32", draft=draft_dir))
+    assert "\n" not in str(info.value) and VOCAB_FILE in str(info.value)
+    (draft_dir / VOCAB_FILE).write_bytes(b"not safetensors")
+    with pytest.raises(ExportError, match="not a readable draft vocabulary"):
+        export_model(zoo.model("llama"), out, ExportOptions(formats=("openvino",), weights="fp32", draft=draft_dir))
+    assert not out.exists()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from safetensors.torch import load_file
 
+from edge_spec.drafters.draft_vocab import VOCAB_FILE, DraftVocabulary
 from edge_spec.errors import EdgeSpecError
-from edge_spec.train import train_fastdraft
+from edge_spec.train import ProgressCallbacks, train_fastdraft
 from edge_spec.train.checkpoint import load_state
 
 from .tiny_fastdraft import heldout_text, small_config
@@ -34,9 +36,12 @@ def test_output_dir_is_a_model_with_the_targets_tokenizer(full_run, tiny_target:
     target = AutoConfig.from_pretrained(tiny_target)
     assert model.config.model_type == target.model_type
     assert (model.config.num_hidden_layers, model.config.hidden_size) == (1, 32)
-    assert model.config.vocab_size == target.vocab_size
+    assert model.config.vocab_size == 512 and model.get_input_embeddings().weight.shape[0] == 512
+    vocab = DraftVocabulary.load(out / VOCAB_FILE, 512, target.vocab_size)
+    special = [target.bos_token_id, target.eos_token_id, target.pad_token_id, *range(17)]  # 17 added tokens
+    assert vocab.covers(special).all() and vocab.other == 511
     for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
-        assert getattr(model.config, name) == getattr(target, name), name
+        assert getattr(model.config, name) == vocab.to_draft([getattr(target, name)])[0], name
     ours, theirs = AutoTokenizer.from_pretrained(out), AutoTokenizer.from_pretrained(tiny_target)
     assert ours.get_vocab() == theirs.get_vocab()
     assert (ours.eos_token_id, ours.bos_token_id) == (theirs.eos_token_id, theirs.bos_token_id)
@@ -60,6 +65,9 @@ def test_report_and_recipe(full_run) -> None:
     assert {"scan", "pretrain", "generate", "align"} <= set(recipe["stage_seconds"])
     assert recipe["pretrain_tokens_per_s"] > 0
     assert recipe["corpus"]["skipped"]["duplicate"] == 1 and recipe["corpus"]["skipped"]["binary"] == 1
+    head = recipe["head_vocab"]
+    assert head == report["head_vocab"] and head["size"] == 512 and 0.5 < head["coverage"] <= 1.0
+    assert recipe["draft"]["vocab"] == 512 and recipe["options"]["head_vocab"] == 512
 
 
 def test_resume_continues_where_it_stopped_and_matches_an_uninterrupted_run(
@@ -82,6 +90,8 @@ def test_resume_continues_where_it_stopped_and_matches_an_uninterrupted_run(
 
     with pytest.raises(EdgeSpecError, match="--seed"):
         train_fastdraft(small_config(tiny_target, tiny_corpus, out, resume=True, seed=1))
+    with pytest.raises(EdgeSpecError, match="--head-vocab"):
+        train_fastdraft(small_config(tiny_target, tiny_corpus, out, resume=True, head_vocab=0))
 
     last = train_fastdraft(small_config(tiny_target, tiny_corpus, out, resume=True))
     assert last.finished
@@ -91,6 +101,45 @@ def test_resume_continues_where_it_stopped_and_matches_an_uninterrupted_run(
         assert bool((ours[name] == reference[name]).all()), name
     assert last.report["before"] == full_run.report["before"]
     assert last.report["after"] == full_run.report["after"]
+
+
+class _Started(ProgressCallbacks):
+    """Records (total, done) of every stage start."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, tuple[int | None, int]] = {}
+
+    def stage_started(self, stage: str, total: int | None, done: int = 0, description: str = "") -> None:
+        self.started[stage] = (total, done)
+
+
+def test_full_vocabulary_run_on_copied_data_reuses_the_target_samples(
+    full_run, tiny_target: Path, tiny_corpus: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoConfig
+
+    out = tmp_path / "draft"
+    shutil.copytree(full_run.output / "fastdraft_data", out / "fastdraft_data")
+    with pytest.raises(EdgeSpecError, match="--seed 0, not 1") as exc:  # other data options: refused, data kept
+        train_fastdraft(small_config(tiny_target, tiny_corpus, out, seed=1))
+    assert "\n" not in str(exc.value) and (out / "fastdraft_data" / "align.jsonl").is_file()
+
+    progress = _Started()
+    result = train_fastdraft(small_config(tiny_target, tiny_corpus, out, head_vocab=0), progress)
+    assert result.finished
+    total, done = progress.started["generate"]
+    assert total and done == total  # nothing generated again
+    assert "scan" not in progress.started  # nor scanned
+    for name in ("eval.jsonl", "align.jsonl"):
+        assert (out / "fastdraft_data" / name).read_bytes() == (full_run.output / "fastdraft_data" / name).read_bytes()
+
+    # --head-vocab 0: the full-vocabulary layout, no map
+    config, target = json.loads((out / "config.json").read_text()), AutoConfig.from_pretrained(tiny_target)
+    assert config["vocab_size"] == target.vocab_size and not (out / VOCAB_FILE).exists()
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        assert config[name] == getattr(target, name), name
+    assert result.recipe["head_vocab"]["size"] == 0
+    assert 0.0 <= result.report["after"]["agreement"] <= 1.0
 
 
 def test_heldout_files_never_reach_training(full_run, tiny_corpus: Path, tmp_path: Path) -> None:

@@ -155,6 +155,46 @@ def test_pca_embedding_keeps_the_main_directions() -> None:
     assert torch.isclose(small.std(), emb.std(), rtol=1e-3)
 
 
+def test_head_vocab_size_batches_and_embedding() -> None:
+    from edge_spec.drafters.draft_vocab import DraftVocabulary
+    from edge_spec.train.draft_config import embedding_rows
+    from edge_spec.train.head_vocab import DraftIds, resolve_head_vocab
+    from edge_spec.train.lm_loss import IGNORE
+
+    assert (resolve_head_vocab(None, 49152), resolve_head_vocab(None, 16384)) == (8192, 0)
+    assert (resolve_head_vocab(0, 49152), resolve_head_vocab(2, 49152), resolve_head_vocab(300, 300)) == (0, 2, 300)
+    for bad in (1, -1, 301):
+        with pytest.raises(EdgeSpecError, match=f"--head-vocab {bad}:"):
+            resolve_head_vocab(bad, 300)
+
+    vocab = DraftVocabulary(np.array([7, 3, 5, -1]), 10)  # 7, 3, 5 and 'other' (3)
+    inputs = torch.tensor([[7, 3, 9, 0]])
+    labels = torch.tensor([[3, 9, IGNORE, 5]])
+    mapped_inputs, mapped_labels = DraftIds(vocab).batch((inputs, labels))
+    assert mapped_inputs.tolist() == [[0, 1, 3, 3]]
+    assert mapped_labels.tolist() == [[1, IGNORE, IGNORE, 2]]  # an 'other' label is never a target
+
+    target_embedding = torch.arange(40, dtype=torch.float32).reshape(10, 4)
+    rows = embedding_rows(target_embedding, vocab)
+    assert torch.equal(rows[:3], target_embedding[[7, 3, 5]])
+    assert torch.equal(rows[3], target_embedding[[0, 1, 2, 4, 6, 8, 9]].mean(0))
+
+
+def test_greedy_predictions_never_pick_the_other_slot() -> None:
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from edge_spec.train.lm_loss import greedy_predictions
+
+    config = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, vocab_size=8)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    ids = torch.randint(0, 8, (1, 40))
+    free = greedy_predictions(model, ids)
+    favourite = int(free.mode().values)
+    masked = greedy_predictions(model, ids, never=favourite)
+    assert favourite not in masked.tolist() and torch.equal(masked[free != favourite], free[free != favourite])
+
+
 def _one_line(exc: pytest.ExceptionInfo) -> str:
     message = str(exc.value)
     assert "\n" not in message and message
@@ -187,7 +227,13 @@ def test_bad_inputs_are_one_line_errors(tiny_target: Path, tiny_corpus: Path, tm
     assert "no usable text" in _one_line(exc)
     assert not out.exists()  # a failed scan leaves nothing behind
 
-    for overrides, flag in (({"layers": 0}, "--layers"), ({"layers": 9}, "--layers"), ({"hidden": 20}, "--hidden")):
+    for overrides, flag in (
+        ({"layers": 0}, "--layers"),
+        ({"layers": 9}, "--layers"),
+        ({"hidden": 20}, "--hidden"),
+        ({"head_vocab": 1}, "--head-vocab"),
+        ({"head_vocab": 49153}, "--head-vocab"),
+    ):
         with pytest.raises(EdgeSpecError) as exc:
             train_fastdraft(small_config(tiny_target, tiny_corpus, out, **overrides))
         assert _one_line(exc).startswith(flag)

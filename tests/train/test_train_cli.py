@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -36,6 +37,9 @@ def test_cli_trains_and_prints_the_table(tiny_target: Path, tiny_corpus: Path, t
     assert result.exit_code == 0, result.output
     assert "before alignment" in result.output and "tau k=8" in result.output
     assert (out / "model.safetensors").is_file() and (out / "fastdraft_report.json").is_file()
+    # the default for a 49152-token target: its 8192 most frequent tokens
+    assert "head vocabulary 8192" in result.output and (out / "draft_vocab.safetensors").is_file()
+    assert json.loads((out / "config.json").read_text())["vocab_size"] == 8192
 
 
 def test_cli_bad_input_exits_2(tiny_target: Path, tiny_corpus: Path, tmp_path: Path) -> None:
@@ -43,6 +47,7 @@ def test_cli_bad_input_exits_2(tiny_target: Path, tiny_corpus: Path, tmp_path: P
     assert "no such directory" in error_line(invoke("--target", str(tmp_path / "nope"), "-o", out))
     assert "--hidden 33" in error_line(invoke("--target", str(tiny_target), "-o", out, "--hidden", "33"))
     assert "--layers 5" in error_line(invoke("--target", str(tiny_target), "-o", out, "--layers", "5"))
+    assert "--head-vocab 1:" in error_line(invoke("--target", str(tiny_target), "-o", out, "--head-vocab", "1"))
     missing = str(tmp_path / "no-corpus")
     assert "no such file" in error_line(invoke("--target", str(tiny_target), "--corpus", missing, "-o", out))
     assert not Path(out).exists()

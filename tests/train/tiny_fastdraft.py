@@ -85,6 +85,7 @@ def small_config(target: Path, corpus: Path, output: Path, **overrides):  # noqa
             batch=4, prompt_tokens=(8, 16), continuation_tokens=12, question_tokens=8, answer_tokens=10
         ),
         threads=1,
+        head_vocab=512,  # the draft's own vocabulary (0: the target's 49152 tokens)
     )
     options.update(overrides)
     return FastDraftConfig(**options)
