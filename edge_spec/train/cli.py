@@ -40,6 +40,8 @@ STAGE_LABELS = {
     "pretrain": "pre-training",
     "generate": "target writes",
     "evaluate": "evaluation",
+    "label": "target labels",
+    "distill": "distillation",
     "align": "alignment",
     "save": "saving",
 }
@@ -81,6 +83,8 @@ class RichProgress(ProgressCallbacks):
             text = f"loss {info['smoothed_loss']:.3f}  {info['mean_tokens_per_s']:.0f} tokens/s"
         elif info and "samples" in info:
             text = f"{info['samples']} samples kept"
+        elif info and "labelled_tokens_per_s" in info:
+            text = f"{info['labelled_tokens_per_s']:.0f} tokens/s"
         self.progress.update(self.tasks[stage], completed=done, **({"info": text} if text else {}))
 
     def stage_finished(self, stage: str, info: dict[str, Any] | None = None) -> None:
@@ -100,24 +104,33 @@ def _progress_bars() -> Progress:
     )
 
 
+EVALUATION_COLUMNS = (
+    ("before", "before alignment"),
+    ("after_distill", "after distillation"),
+    ("after", "after alignment"),
+)
+
+
 def acceptance_table(report: dict[str, Any]) -> Table:
-    """Before/after alignment: agreement and tau per chain length, overall and per kind of prompt."""
-    before, after = report.get("before") or {}, report.get("after") or {}
+    """Agreement and tau per chain length at each evaluation, overall and per kind of prompt.
+
+    The after-distillation column appears only for runs that had the stage.
+    """
+    columns = [(key, title) for key, title in EVALUATION_COLUMNS if key != "after_distill" or key in report]
+    results = [report.get(key) or {} for key, _ in columns]
     table = Table(title="acceptance on held-out data (greedy, target-written)")
     table.add_column("prompts")
     table.add_column("metric")
-    table.add_column("before alignment", justify="right")
-    table.add_column("after alignment", justify="right")
-    groups = [("all", before, after)]
-    for kind in sorted(set(before.get("by_kind", {})) | set(after.get("by_kind", {}))):
-        groups.append((kind, before.get("by_kind", {}).get(kind, {}), after.get("by_kind", {}).get(kind, {})))
-    for name, b, a in groups:
-        label = f"{name} ({a.get('samples', b.get('samples', 0))})"
-        table.add_row(label, "agreement", _fmt(b.get("agreement")), _fmt(a.get("agreement")))
-        for key in b.get("tau") or a.get("tau") or {}:
-            table.add_row(
-                "", f"tau k={key[1:]}", _fmt((b.get("tau") or {}).get(key)), _fmt((a.get("tau") or {}).get(key))
-            )
+    for _, title in columns:
+        table.add_column(title, justify="right")
+    groups = [("all", results)]
+    for kind in sorted(set().union(*(r.get("by_kind", {}) for r in results))):
+        groups.append((kind, [r.get("by_kind", {}).get(kind, {}) for r in results]))
+    for name, figures in groups:
+        samples = next((f["samples"] for f in reversed(figures) if "samples" in f), 0)
+        table.add_row(f"{name} ({samples})", "agreement", *(_fmt(f.get("agreement")) for f in figures))
+        for key in next((f["tau"] for f in figures if f.get("tau")), {}):
+            table.add_row("", f"tau k={key[1:]}", *(_fmt((f.get("tau") or {}).get(key)) for f in figures))
     return table
 
 
@@ -175,6 +188,17 @@ def fastdraft(
             "default 8192 for vocabularies over 16384, else 0).",
         ),
     ] = None,
+    distill_tokens: Annotated[
+        int,
+        typer.Option(
+            "--distill-tokens",
+            metavar="N",
+            help="Before alignment, distil the target's greedy next token on N corpus tokens it labels (0: off).",
+        ),
+    ] = 0,
+    distill_epochs: Annotated[
+        float, typer.Option("--distill-epochs", metavar="F", help="Passes over the target-labelled tokens.")
+    ] = 2.0,
 ) -> None:
     """Pre-train a small draft with the target's tokenizer, then align it on text the target writes."""
     from transformers.utils import logging as transformers_logging
@@ -200,6 +224,8 @@ def fastdraft(
         skip_heldout=skip_heldout,
         threads=threads,
         head_vocab=head_vocab,
+        distill_tokens=distill_tokens,
+        distill_epochs=distill_epochs,
     )
     with _progress_bars() as bars:
         result = train_fastdraft(config, RichProgress(bars))

@@ -5,13 +5,15 @@ DRAFT_DIR/
   draft_vocab.safetensors   with --head-vocab: the target token of each draft id (draft_vocab.py)
   tokenizer.json, tokenizer_config.json, ...               the target's tokenizer files, copied
   recipe.json             options, sizes, data stats, time per stage, machine, versions
-  fastdraft_report.json   acceptance on held-out data before and after alignment
+  fastdraft_report.json   acceptance on held-out data before and after alignment (and distillation)
   checkpoint/             see checkpoint.py
-  fastdraft_data/         corpus token stores, generated samples (reused by --resume)
+  fastdraft_data/         corpus token stores, generated samples, the target's labels (reused by --resume)
 
 A new run may start in a directory that holds only a fastdraft_data/ copied from an earlier run:
 it reuses the scan and the target-written samples (generation is the slow part) when that run
-had the same data options (DATA_STAMP in the data dir records them).
+had the same data options (DATA_STAMP in the data dir records them). The target's labels for
+token-level distillation (teacher_labels.py) are reused the same way: they depend on the target,
+corpus and seed, which the stamp covers, and on --seq-len, which their own teacher.json records.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Stages, each resumable from DRAFT_DIR/checkpoint (see checkpoint.py):
 3. generate: the target writes held-out samples and the alignment set (target_generation.py,
    Magpie chat data for chat targets, magpie.py), cached as jsonl.
 4. evaluate: acceptance of the pre-trained draft on the held-out samples (evaluate.py).
+   With --distill-tokens N: label (the target's greedy next token at every position of N tokens
+   of corpus sequences, teacher_labels.py), distill (the draft learns those labels, distill.py)
+   and evaluate again.
 5. align: sequence-level distillation on the target's text, some pre-training mixed in (align.py).
 6. evaluate again, measure the draft's cost per token against the target's, and save: the draft
    as a Hugging Face model dir with the target's tokenizer, recipe.json, fastdraft_report.json.
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from edge_spec.drafters.draft_vocab import DraftVocabulary
@@ -35,6 +39,7 @@ from edge_spec.errors import EdgeSpecError
 from edge_spec.train import checkpoint as ckpt
 from edge_spec.train.align import AlignBatches, align_steps
 from edge_spec.train.corpus import CorpusStats, TokenStore, default_corpus, discover_files, scan_corpus
+from edge_spec.train.distill import DistillBatches, distill_sequences, distill_steps
 from edge_spec.train.draft_config import (
     check_draft_size,
     draft_config_for,
@@ -76,6 +81,7 @@ from edge_spec.train.target_generation import (
     read_samples,
 )
 from edge_spec.train.target_model import TargetInfo, check_target, load_target_model, load_tokenizer
+from edge_spec.train.teacher_labels import TeacherLabels, label_sequences, labelled_count
 from edge_spec.train.training_loop import StageTally, make_optimizer, run_stage
 
 log = logging.getLogger(__name__)
@@ -102,6 +108,9 @@ DATA_OPTIONS = (
     "eval_chat_samples",
     "generation",
 )
+
+# options newer than some checkpoints, with the value that means what older runs did
+OPTIONS_ADDED = {"head_vocab": 0, "distill_tokens": 0, "distill_epochs": 2.0}
 
 
 @dataclass
@@ -134,14 +143,21 @@ class FastDraftConfig:
     stop_after_steps: int | None = None  # stop, with a checkpoint, after this many training steps
     measure_cost: bool = True
     head_vocab: int | None = None  # draft vocabulary size; 0: the target's; None: automatic (head_vocab.py)
+    distill_tokens: int = 0  # corpus tokens the target labels for token-level distillation (0: no such stage)
+    distill_epochs: float = 2.0  # passes over the labelled sequences
 
     def check(self) -> None:
         positive = {"--seq-len": self.seq_len, "--batch": self.batch, "generation batch": self.generation.batch}
         for flag, value in positive.items():
             if not isinstance(value, int) or value < 1:
                 raise EdgeSpecError(f"{flag} {value}: must be a positive whole number")
-        for flag, value in {"--pretrain-tokens": self.pretrain_tokens, "--align-samples": self.align_samples}.items():
-            if value < 0:
+        counts = {
+            "--pretrain-tokens": self.pretrain_tokens,
+            "--align-samples": self.align_samples,
+            "--distill-tokens": self.distill_tokens,
+        }
+        for flag, value in counts.items():
+            if not isinstance(value, int) or value < 0:
                 raise EdgeSpecError(f"{flag} {value}: must be 0 or more")
         if not self.lr > 0 or (self.align_lr is not None and not self.align_lr > 0):
             raise EdgeSpecError(f"--lr {self.lr}: must be positive")
@@ -149,8 +165,9 @@ class FastDraftConfig:
             raise EdgeSpecError(f"--max-minutes {self.max_minutes}: must be 0 or more")
         if self.threads is not None and self.threads < 1:
             raise EdgeSpecError(f"--threads {self.threads}: must be 1 or more")
-        if self.align_epochs <= 0:
-            raise EdgeSpecError(f"--align-epochs {self.align_epochs}: must be positive")
+        for flag, epochs in {"--align-epochs": self.align_epochs, "--distill-epochs": self.distill_epochs}.items():
+            if not epochs > 0 or epochs == float("inf"):
+                raise EdgeSpecError(f"{flag} {epochs}: must be positive")
         low, high = self.generation.prompt_tokens
         if not 1 <= low <= high:
             raise EdgeSpecError(f"prompt token range {low}..{high}: must be 1 <= low <= high")
@@ -201,7 +218,8 @@ def train_fastdraft(config: FastDraftConfig, progress: ProgressCallbacks | None 
     state: dict[str, Any] | None = None
     if config.resume and ckpt.has_checkpoint(draft_dir):
         state = ckpt.load_state(draft_dir)
-        state["options"].setdefault("head_vocab", 0)  # a checkpoint from before the option: full vocabulary
+        for name, before in OPTIONS_ADDED.items():  # a checkpoint from before the option: what the run did
+            state["options"].setdefault(name, before)
         layers = layers if layers is not None else state["draft"]["layers"]
         hidden = hidden if hidden is not None else state["draft"]["hidden"]
     layers, hidden = check_draft_size(target.config, layers, hidden)
@@ -248,7 +266,21 @@ def _check_same_options(draft_dir: Path, saved: dict[str, Any], options: dict[st
 class _Run:
     """One session of a run: stages from wherever the checkpoint says, until done or stopped."""
 
-    ORDER = ("scan", "pretrain", "generate", "evaluate-before", "align", "evaluate-after", "save", "done")
+    ORDER = (
+        "scan",
+        "pretrain",
+        "generate",
+        "evaluate-before",
+        "label",
+        "distill",
+        "evaluate-distill",
+        "align",
+        "evaluate-after",
+        "save",
+        "done",
+    )
+    DISTILL_STAGES = ("label", "distill", "evaluate-distill")  # only with --distill-tokens
+    EVALUATIONS = {"evaluate-before": "before", "evaluate-distill": "after_distill", "evaluate-after": "after"}
 
     def __init__(
         self,
@@ -278,6 +310,7 @@ class _Run:
         self.mark = time.monotonic()
         self.state: dict[str, Any] = {}
         self.ids = _special_ids(target)
+        self.distill_sequences = distill_sequences(config.distill_tokens, config.seq_len)
         self._vocab: DraftVocabulary | None = None
         self._draft_ids: DraftIds | None = None
 
@@ -307,6 +340,11 @@ class _Run:
         self._account()
         self.state["stage"] = stage
         self.state["step"] = 0
+
+    def _next_stage(self) -> str:
+        """The stage after the current one (the distillation stages only when they are on)."""
+        later = self.ORDER[self.ORDER.index(self.stage) + 1 :]
+        return next(s for s in later if self.distill_sequences or s not in self.DISTILL_STAGES)
 
     def _stopped(self, reason: str) -> FastDraftResult:
         if reason == "interrupted":
@@ -356,13 +394,18 @@ class _Run:
                 ("scan", self._scan),
                 ("pretrain", self._pretrain),
                 ("generate", self._generate),
-                ("evaluate-before", lambda: self._evaluate("before")),
+                ("evaluate-before", self._evaluate),
+                ("label", self._label),
+                ("distill", self._distill),
+                ("evaluate-distill", self._evaluate),
                 ("align", self._align),
-                ("evaluate-after", lambda: self._evaluate("after")),
+                ("evaluate-after", self._evaluate),
                 ("save", self._finish),
             ):
                 if self.ORDER.index(self.stage) > self.ORDER.index(stage):
                     continue
+                if stage in self.DISTILL_STAGES and not self.distill_sequences:
+                    continue  # only a run with --distill-tokens ever enters them
                 reason = method()
                 if reason:
                     return self._stopped(reason)
@@ -399,13 +442,15 @@ class _Run:
         return None
 
     def _stores(self) -> tuple[TokenStore, TokenStore]:
+        dtype = self._token_dtype()
+        return TokenStore(self.data, "train", dtype), TokenStore(self.data, "eval", dtype)
+
+    def _token_dtype(self) -> np.dtype:
+        """The dtype of the run's token stores (and of its teacher labels), as the scan chose it."""
         stats = CorpusStats.load(self.data)
         if stats is None:
             raise EdgeSpecError(f"{self.data}: the corpus scan is missing; start a new run in another directory")
-        import numpy as np
-
-        dtype = np.dtype(stats.dtype)
-        return TokenStore(self.data, "train", dtype), TokenStore(self.data, "eval", dtype)
+        return np.dtype(stats.dtype)
 
     def _packed(self) -> PackedSequences:
         return PackedSequences(self._stores()[0], self.config.seq_len, self.config.seed)
@@ -574,20 +619,130 @@ class _Run:
 
     # -- 4./6. evaluation --------------------------------------------------------------------------
 
-    def _evaluate(self, which: str) -> str | None:
+    def _evaluate(self) -> str | None:
+        """Acceptance of the draft as it is now, under the report key of the current stage."""
+        which = self.EVALUATIONS[self.stage]
         if self.model is None:
             self.model = self._draft_from_checkpoint()
         records = read_samples(self.data / EVAL_FILE)
         if not records:
             log.warning("no held-out samples (no evaluation files and no chat template): acceptance is not measured")
-        self.progress.stage_started("evaluate", len(records), 0, f"acceptance {which} alignment")
+        when = which.replace("_", " ")
+        self.progress.stage_started("evaluate", len(records), 0, f"acceptance {when}")
         result = evaluate_acceptance(self.model, records, lambda n: self.progress.advanced("evaluate", n), self.vocab)
         self.state["report"][which] = result
         self.progress.stage_finished("evaluate", {"which": which, **result})
-        log.info("acceptance %s alignment: agreement %.3f, tau %s", which, result["agreement"], result["tau"])
-        self._enter("align" if which == "before" else "save")
+        log.info("acceptance %s: agreement %.3f, tau %s", when, result["agreement"], result["tau"])
+        self._enter(self._next_stage())
         self._save(with_optimizer=False)
         return None
+
+    # -- 4b. token-level distillation ---------------------------------------------------------------
+
+    def _label(self) -> str | None:
+        """The target labels the first pre-training draws; the labels on disk are the checkpoint."""
+        total = self.distill_sequences
+        done = min(labelled_count(self.data, self.config.seq_len), total)  # a copied data dir may hold more
+        self.progress.stage_started("label", total, done, f"the target labels {total} corpus sequences")
+        reason = None
+        if done < total:
+            reason = self.control.stop_reason()
+            if not reason:
+                done, reason = self._label_batches(total)
+        self.progress.stage_finished("label", self.state.get("labels"))
+        if reason:
+            self._save(done, with_optimizer=False)
+            return reason
+        self._enter(self._next_stage())
+        self._save(with_optimizer=False)
+        return None
+
+    def _label_batches(self, total: int) -> tuple[int, str | None]:
+        """Label until TOTAL sequences are on disk or the run must stop (a Ctrl-C finishes its batch)."""
+        labels = self.state.setdefault("labels", {"sequences": 0, "seconds": 0.0})
+        stop: list[str] = []
+        mark = {"time": time.perf_counter(), "done": labelled_count(self.data, self.config.seq_len)}
+
+        def on_batch(done: int) -> bool:
+            now = time.perf_counter()
+            labels["sequences"] += done - mark["done"]
+            labels["seconds"] += now - mark["time"]
+            mark.update(time=now, done=done)
+            rate = labels["sequences"] * self.config.seq_len / labels["seconds"] if labels["seconds"] else 0.0
+            self.progress.advanced("label", done, {"labelled_tokens_per_s": rate})
+            reason = self.control.stop_reason()
+            if reason:
+                stop.append(reason)
+            return reason is None
+
+        packed = self._packed()
+        if total > packed.count:
+            log.info("%d sequences to label but the corpus packs into %d: some repeat", total, packed.count)
+        target = self._target()
+        mark["time"] = time.perf_counter()  # loading the target is not labelling
+        with self.control.deferred_interrupts():
+            done = label_sequences(
+                target,
+                packed,
+                total,
+                self.data,
+                self._token_dtype(),
+                batch=self.config.generation.batch or 8,
+                on_batch=on_batch,
+            )
+        return done, (stop[0] if stop and done < total else None)
+
+    def _distill(self) -> str | None:
+        """The draft learns the target's labels: same loop, optimizer rule and learning rate as alignment."""
+        batch = self.config.batch
+        if labelled_count(self.data, self.config.seq_len) < self.distill_sequences:
+            raise EdgeSpecError(
+                f"{self.data}: the target's labels (teacher.*) are missing or cut short; start a new run elsewhere"
+            )
+        labels = TeacherLabels(self.data, self._token_dtype())
+        batches = DistillBatches(labels, self.distill_sequences, batch, self.config.seed)
+        total = distill_steps(self.distill_sequences, batch, self.config.distill_epochs)
+        self.state["distill_steps"] = total
+        step = self.state["step"]
+        if self.model is None:
+            self.model = self._draft_from_checkpoint()
+        lr = self._align_lr()
+        self.optimizer = make_optimizer(self.model, lr)
+        if step and ckpt.has_optimizer(self.dir):
+            ckpt.load_optimizer(self.dir, self.model, self.optimizer)
+        tally = StageTally(**self.state["tallies"].get("distill", {}))
+        description = f"distillation on {self.distill_sequences} target-labelled sequences"
+        self.progress.stage_started("distill", total, step, description)
+
+        def save(at: int) -> None:
+            self.state["tallies"]["distill"] = dataclasses.asdict(tally)
+            self._save(at)
+
+        step, reason = run_stage(
+            "distill",
+            self.model,
+            self.optimizer,
+            lambda s: self._in_draft_ids(batches.batch(s)),
+            total,
+            lr,
+            step,
+            tally,
+            self.control,
+            save,
+            self.progress,
+        )
+        self.state["tallies"]["distill"] = dataclasses.asdict(tally)
+        self.progress.stage_finished("distill", {"tokens_per_s": tally.tokens_per_s(), "loss": tally.loss})
+        if reason:
+            return reason
+        self.optimizer = None
+        self._enter(self._next_stage())
+        self._save()
+        return None
+
+    def _align_lr(self) -> float:
+        """The learning rate of the stages that fit the target's own choices (alignment, distillation)."""
+        return self.config.align_lr or self.config.lr / 2
 
     # -- 5. alignment ------------------------------------------------------------------------------
 
@@ -600,7 +755,7 @@ class _Run:
         step = self.state["step"]
         if self.model is None:
             self.model = self._draft_from_checkpoint()
-        lr = self.config.align_lr or self.config.lr / 2
+        lr = self._align_lr()
         self.optimizer = make_optimizer(self.model, lr)
         if step and ckpt.has_optimizer(self.dir):
             ckpt.load_optimizer(self.dir, self.model, self.optimizer)
@@ -638,7 +793,7 @@ class _Run:
         if reason:
             return reason
         self.optimizer = None
-        self._enter("evaluate-after")
+        self._enter(self._next_stage())
         self._save()
         return None
 
@@ -669,7 +824,7 @@ class _Run:
     def _report(self) -> dict[str, Any]:
         report = dict(self.state.get("report", {}))
         before, after = report.get("before"), report.get("after")
-        return {
+        result = {
             "target": str(self.target.path),
             "draft": str(self.dir),
             "chain_lengths": list(CHAIN_LENGTHS),
@@ -687,12 +842,41 @@ class _Run:
                 "training tokens it covers",
             },
         }
+        if self.distill_sequences:  # a run without the stage reports what it always did
+            result["after_distill"] = report.get("after_distill")
+            result["distill"] = self._distill_summary()
+            result["definitions"]["after_distill"] = "after token-level distillation, before alignment"
+            result["definitions"]["distill"] = "token-level distillation on the target's greedy labels of corpus tokens"
+        return result
+
+    def _distill_summary(self) -> dict[str, Any]:
+        """What the labelling and distillation stages did (report and recipe)."""
+        seconds = self.state.get("stage_seconds", {})
+        labels = self.state.get("labels") or {}
+        tally = self.state.get("tallies", {}).get("distill", {})
+        labelled = labels.get("sequences", 0) * self.config.seq_len
+        return {
+            "tokens": self.config.distill_tokens,
+            "epochs": self.config.distill_epochs,
+            "sequences": self.distill_sequences,
+            "labelled_tokens": self.distill_sequences * self.config.seq_len,
+            "labelled_here_tokens": labelled,  # 0 when a copied data dir held the labels already
+            "label_seconds": seconds.get("label", 0.0),
+            "label_tokens_per_s": labelled / labels["seconds"] if labels.get("seconds") else 0.0,
+            "steps": self.state.get("distill_steps", 0),
+            "distill_seconds": seconds.get("distill", 0.0),
+            "tokens_per_s": tally.get("tokens", 0) / tally["seconds"] if tally.get("seconds") else 0.0,
+            "loss": tally.get("loss"),
+        }
 
     def _recipe(self, tokenizer_files: list[str]) -> dict[str, Any]:
         tallies = self.state.get("tallies", {})
         pre = tallies.get("pretrain", {})
+        method = "FastDraft (arXiv 2411.11055): pre-training + sequence-level distillation on target-written data"
+        if self.distill_sequences:
+            method += ", after token-level distillation on the target's greedy labels of corpus sequences"
         return {
-            "method": "FastDraft (arXiv 2411.11055): pre-training + sequence-level distillation on target-written data",
+            "method": method,
             "options": self.options,
             "draft": self.state.get("draft"),
             "draft_parameters": sum(p.numel() for p in self.model.parameters()),
@@ -700,7 +884,12 @@ class _Run:
             "target": self.state.get("target"),
             "corpus": self.state.get("corpus"),
             "generation": self.state.get("generation"),
-            "steps": {"pretrain": self.state.get("pretrain_steps", 0), "align": self.state.get("align_steps", 0)},
+            "steps": {
+                "pretrain": self.state.get("pretrain_steps", 0),
+                "distill": self.state.get("distill_steps", 0),
+                "align": self.state.get("align_steps", 0),
+            },
+            "distill": self._distill_summary() if self.distill_sequences else None,
             "training": tallies,
             "pretrain_tokens_per_s": pre.get("tokens", 0) / pre["seconds"] if pre.get("seconds") else 0.0,
             "stage_seconds": self.state.get("stage_seconds", {}),

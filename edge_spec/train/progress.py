@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-STAGES = ("scan", "pretrain", "generate", "evaluate", "align", "save")
+STAGES = ("scan", "pretrain", "generate", "evaluate", "label", "distill", "align", "save")
 
 
 class ProgressCallbacks:

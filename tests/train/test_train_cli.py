@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -48,6 +50,32 @@ def test_cli_bad_input_exits_2(tiny_target: Path, tiny_corpus: Path, tmp_path: P
     assert "--hidden 33" in error_line(invoke("--target", str(tiny_target), "-o", out, "--hidden", "33"))
     assert "--layers 5" in error_line(invoke("--target", str(tiny_target), "-o", out, "--layers", "5"))
     assert "--head-vocab 1:" in error_line(invoke("--target", str(tiny_target), "-o", out, "--head-vocab", "1"))
+    assert error_line(invoke("--target", str(tiny_target), "-o", out, "--distill-tokens", "-1")).endswith(
+        "--distill-tokens -1: must be 0 or more"
+    )
+    assert "--distill-epochs 0.0:" in error_line(
+        invoke("--target", str(tiny_target), "-o", out, "--distill-epochs", "0")
+    )
     missing = str(tmp_path / "no-corpus")
     assert "no such file" in error_line(invoke("--target", str(tiny_target), "--corpus", missing, "-o", out))
     assert not Path(out).exists()
+
+
+def test_table_has_a_distillation_column_only_when_the_run_distilled() -> None:
+    from rich.console import Console
+
+    from edge_spec.train.cli import acceptance_table
+
+    def figures(agreement: float) -> dict:
+        return {"samples": 3, "agreement": agreement, "tau": {"k4": 1.5}, "by_kind": {"code": {"agreement": agreement}}}
+
+    def render(report: dict) -> str:
+        console = Console(width=200, record=True, file=io.StringIO())
+        console.print(acceptance_table(report))
+        return console.export_text()
+
+    plain = render({"before": figures(0.25), "after": figures(0.5)})
+    assert "before alignment" in plain and "after distillation" not in plain and "0.500" in plain
+    distilled = render({"before": figures(0.25), "after_distill": figures(0.375), "after": figures(0.5)})
+    row = next(line for line in distilled.splitlines() if "all (3)" in line)
+    assert "after distillation" in distilled and re.findall(r"\d\.\d+", row) == ["0.250", "0.375", "0.500"]
