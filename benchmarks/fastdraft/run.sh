@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${EDGE_SPEC_SHARED:-../shared}
-RUN=${FASTDRAFT_RUN:-$HOME/.cache/edge-spec-bench/fastdraft-run2}
+RUN=${FASTDRAFT_RUN:-$HOME/.cache/edge-spec-bench/fastdraft-run3}
 # the target-written samples of an earlier run with the same target, corpus and seed (25 min to redo)
 REUSE=${FASTDRAFT_REUSE_DATA:-$HOME/.cache/edge-spec-bench/fastdraft-run1/fastdraft_data}
 MODELS=${EDGE_SPEC_BENCH_MODELS:-$HOME/.cache/edge-spec-bench/models}
@@ -19,8 +19,8 @@ case "${1:-}" in
 train)
   resume=(); [ -f "$RUN/checkpoint/state.json" ] && resume=(--resume)
   if [ ! -e "$RUN" ] && [ -d "$REUSE" ]; then mkdir -p "$RUN" && cp -r "$REUSE" "$RUN/"; fi
-  edge-spec train fastdraft --target "$TARGET" -o "$RUN" --pretrain-tokens 4000000 --align-samples 512 \
-    --head-vocab 8192 --seed 0 --threads 2 --max-minutes "${MAX_MINUTES:-95}" "${resume[@]}"
+  edge-spec train fastdraft --target "$TARGET" -o "$RUN" --pretrain-tokens 3000000 --align-samples 512 \
+    --head-vocab 8192 --distill-tokens 2560000 --seed 0 --threads 2 --max-minutes "${MAX_MINUTES:-95}" "${resume[@]}"
   ;;
 ship)
   python benchmarks/fastdraft/ship.py "$RUN" "$SHIP"

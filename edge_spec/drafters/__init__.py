@@ -55,7 +55,7 @@ def make_drafter(
     ngram = None
     if name != "draft":
         ngram = _ngram_drafter(root, manifest, static_db, model_db, learn)
-        if draft_entry is None:
+        if name == "ngram" or draft_entry is None:
             return ngram
     return _draft_model_drafter(root, manifest, draft_entry, runtime or DraftRuntime(), ngram)
 

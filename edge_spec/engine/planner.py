@@ -4,9 +4,7 @@ A pass over T tokens costs t(T) seconds (the device's verify-cost curve, measure
 bundle, backend, device and numerics: see verify_cost.py). A tree whose nodes are accepted with
 probabilities a_i yields 1 + sum(a_i) tokens per pass (the bonus token always comes). The planner
 keeps the parents-closed subset of nodes, most likely first, that maximises
-(1 + sum a_i) / t(1 + n); none at all when a single token is the best rate. t is corrected by
-the steps actually run (VerifyCost.observe), so what the engine and drafter add per step, and a
-pass at the real context length, count too.
+(1 + sum a_i) / (t(1 + n) + overhead); none at all when a single token is the best rate.
 
 a_i is the product, down the path, of each node's conditional acceptance: the drafter's own
 estimate, calibrated per (source, depth) by what the target actually accepted so far.
@@ -24,36 +22,16 @@ from edge_spec.engine.tree import ROOT, CandidateTree
 
 @dataclass
 class VerifyCost:
-    """t(T): seconds for one step that verifies T tokens, interpolated between measured sizes.
-
-    The curve starts as the device's measured pass times (best of a few, at a fixed context) and
-    learns from the steps actually run: each size's point moves toward what a whole step of that
-    size took in situ (the forward at the real context length, the drafter's and the engine's own
-    work, a busy machine), by LEARN per step. A size never run keeps the measured point, which
-    makes it look cheap enough to be tried once if it might pay. LEARN = 0 freezes the curve.
-    """
+    """t(T): seconds for one pass over T new tokens, interpolated between measured sizes."""
 
     sizes: list[int]
     seconds: list[float]
-    learn: float = 0.2
-    _ratio: np.ndarray = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._ratio = np.ones(max(self.sizes) + 1)  # in-situ / measured, per size
 
     def __call__(self, count: int | np.ndarray) -> np.ndarray:
-        index = np.clip(np.asarray(count, dtype=np.int64), 0, self._ratio.size - 1)
-        return np.interp(count, self.sizes, self.seconds) * self._ratio[index]
+        return np.interp(count, self.sizes, self.seconds)
 
     def ratio(self, count: int) -> float:
         return float(self(count) / self(1))
-
-    def observe(self, count: int, seconds: float) -> None:
-        """A step that verified COUNT tokens took SECONDS in all."""
-        index = min(count, self._ratio.size - 1)
-        measured = float(np.interp(count, self.sizes, self.seconds))
-        if measured > 0 and self.learn > 0:
-            self._ratio[index] += self.learn * (seconds / measured - self._ratio[index])
 
 
 @dataclass
@@ -87,6 +65,7 @@ class DraftPlanner:
         self.cost = cost
         self.max_nodes = max_nodes
         self.calibration = Calibration()
+        self.overhead_s = 0.0  # per-step time outside the target's forward (EMA)
         self._priors = np.zeros(0)
 
     def new_request(self) -> None:
@@ -105,7 +84,7 @@ class DraftPlanner:
         chance = tree.path_probability()
         order = np.lexsort((np.arange(len(tree)), -chance))[: self.max_nodes]
         gain = 1.0 + np.concatenate([[0.0], np.cumsum(chance[order])])
-        time = self.cost(np.arange(1, order.size + 2))
+        time = self.cost(np.arange(1, order.size + 2)) + self.overhead_s
         best = int(np.argmax(gain / time))
         if not best:
             return CandidateTree()
@@ -125,6 +104,5 @@ class DraftPlanner:
             if int(parent) in reached:
                 self.calibration.record(tree.sources[i], int(depths[i]), float(self._priors[i]), i in on_path)
 
-    def note_step(self, count: int, seconds: float) -> None:
-        """A whole step (draft, plan, verify COUNT tokens, accept, observe) took SECONDS."""
-        self.cost.observe(count, seconds)
+    def note_overhead(self, seconds: float) -> None:
+        self.overhead_s = seconds if self.overhead_s == 0.0 else 0.9 * self.overhead_s + 0.1 * seconds

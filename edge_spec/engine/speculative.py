@@ -79,6 +79,7 @@ def speculative_decode(
 
     while not reason:
         step_start = time.perf_counter()
+        forward_before = session.forward_seconds
         # draft: the drafter proposes, the planner keeps what pays on this device
         remaining = rule.max_new_tokens - len(tokens)
         budget = DraftBudget(max_nodes=planner.max_nodes, max_depth=min(MAX_DEPTH, remaining))
@@ -112,7 +113,8 @@ def speculative_decode(
                 hits = stats.tier_hits.setdefault(source, [0, 0])
                 hits[0] += 1
                 hits[1] += node in verdict.path
-        planner.note_step(feed.size, time.perf_counter() - step_start)
+        forward_s = session.forward_seconds - forward_before
+        planner.note_overhead(time.perf_counter() - step_start - forward_s)
 
     # a stop rule may have cut the last step short: the cache keeps exactly what was emitted
     # (but the last token, as always)

