@@ -81,13 +81,9 @@ def claim_data_dir(data_dir: Path, options: dict[str, Any]) -> None:
             saved = None
         if not isinstance(saved, dict):
             raise EdgeSpecError(f"{stamp}: unreadable; remove {data_dir} or start in another directory")
-        for name, value in options.items():
-            if saved.get(name) != value:
-                flag = "--" + name.replace("_", "-")
-                raise EdgeSpecError(
-                    f"{data_dir}: was made with {flag} {saved.get(name)!r}, not {value!r}; "
-                    "use the same options or remove it"
-                )
+        differs = first_difference(saved, options)
+        if differs:
+            raise EdgeSpecError(f"{data_dir}: was made with {differs}; use the same options or remove it")
         log.info("reusing the corpus scan and target samples in %s", data_dir)
         return
     if data_dir.is_dir() and any(data_dir.iterdir()):
@@ -164,3 +160,11 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def first_difference(saved: dict[str, Any], options: dict[str, Any]) -> str | None:
+    """'--flag SAVED, not NOW' for the first option in OPTIONS whose value differs from SAVED's."""
+    for name, value in options.items():
+        if saved.get(name) != value:
+            return f"--{name.replace('_', '-')} {saved.get(name)!r}, not {value!r}"
+    return None

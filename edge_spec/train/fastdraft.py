@@ -54,6 +54,7 @@ from edge_spec.train.draft_dir import (
     REPORT,
     claim_data_dir,
     copy_tokenizer,
+    first_difference,
     machine_info,
     prepare_draft_dir,
     save_draft_model,
@@ -254,13 +255,12 @@ def train_fastdraft(config: FastDraftConfig, progress: ProgressCallbacks | None 
 
 
 def _check_same_options(draft_dir: Path, saved: dict[str, Any], options: dict[str, Any]) -> None:
-    for name, value in options.items():
-        if saved.get(name) != value:
-            flag = "--" + name.replace("_", "-")
-            raise EdgeSpecError(
-                f"{draft_dir}: the checkpoint was made with {flag} {saved.get(name)!r}, not {value!r}; "
-                "resume with the same options (or start a new directory)"
-            )
+    differs = first_difference(saved, options)
+    if differs:
+        raise EdgeSpecError(
+            f"{draft_dir}: the checkpoint was made with {differs}; "
+            "resume with the same options (or start a new directory)"
+        )
 
 
 class _Run:
@@ -703,6 +703,12 @@ class _Run:
         batches = DistillBatches(labels, self.distill_sequences, batch, self.config.seed)
         total = distill_steps(self.distill_sequences, batch, self.config.distill_epochs)
         self.state["distill_steps"] = total
+        description = f"distillation on {self.distill_sequences} target-labelled sequences"
+        return self._fit("distill", lambda s: self._in_draft_ids(batches.batch(s)), total, description)
+
+    def _fit(self, stage: str, batch_of: Any, total: int, description: str) -> str | None:
+        """Train the draft for STAGE (distill or align) at the alignment rate: TOTAL steps of
+        BATCH_OF(step), resumable from the checkpoint; the stop reason, or None when done."""
         step = self.state["step"]
         if self.model is None:
             self.model = self._draft_from_checkpoint()
@@ -710,29 +716,18 @@ class _Run:
         self.optimizer = make_optimizer(self.model, lr)
         if step and ckpt.has_optimizer(self.dir):
             ckpt.load_optimizer(self.dir, self.model, self.optimizer)
-        tally = StageTally(**self.state["tallies"].get("distill", {}))
-        description = f"distillation on {self.distill_sequences} target-labelled sequences"
-        self.progress.stage_started("distill", total, step, description)
+        tally = StageTally(**self.state["tallies"].get(stage, {}))
+        self.progress.stage_started(stage, total, step, description)
 
         def save(at: int) -> None:
-            self.state["tallies"]["distill"] = dataclasses.asdict(tally)
+            self.state["tallies"][stage] = dataclasses.asdict(tally)
             self._save(at)
 
         step, reason = run_stage(
-            "distill",
-            self.model,
-            self.optimizer,
-            lambda s: self._in_draft_ids(batches.batch(s)),
-            total,
-            lr,
-            step,
-            tally,
-            self.control,
-            save,
-            self.progress,
+            stage, self.model, self.optimizer, batch_of, total, lr, step, tally, self.control, save, self.progress
         )
-        self.state["tallies"]["distill"] = dataclasses.asdict(tally)
-        self.progress.stage_finished("distill", {"tokens_per_s": tally.tokens_per_s(), "loss": tally.loss})
+        self.state["tallies"][stage] = dataclasses.asdict(tally)
+        self.progress.stage_finished(stage, {"tokens_per_s": tally.tokens_per_s(), "loss": tally.loss})
         if reason:
             return reason
         self.optimizer = None
@@ -752,13 +747,6 @@ class _Run:
         mix = self.config.pretrain_mix_every if self.config.pretrain_tokens else 0
         total = align_steps(len(samples), batch, self.config.align_epochs, mix)
         self.state["align_steps"] = total
-        step = self.state["step"]
-        if self.model is None:
-            self.model = self._draft_from_checkpoint()
-        lr = self._align_lr()
-        self.optimizer = make_optimizer(self.model, lr)
-        if step and ckpt.has_optimizer(self.dir):
-            ckpt.load_optimizer(self.dir, self.model, self.optimizer)
         batches = AlignBatches(
             samples,
             batch,
@@ -768,34 +756,8 @@ class _Run:
             self._packed() if mix else None,
             self.state.get("pretrain_steps", 0) * batch,
         )
-        tally = StageTally(**self.state["tallies"].get("align", {}))
-        self.progress.stage_started("align", total, step, f"alignment on {len(samples)} target samples")
-
-        def save(at: int) -> None:
-            self.state["tallies"]["align"] = dataclasses.asdict(tally)
-            self._save(at)
-
-        step, reason = run_stage(
-            "align",
-            self.model,
-            self.optimizer,
-            lambda s: self._in_draft_ids(batches.batch(s)),
-            total,
-            lr,
-            step,
-            tally,
-            self.control,
-            save,
-            self.progress,
-        )
-        self.state["tallies"]["align"] = dataclasses.asdict(tally)
-        self.progress.stage_finished("align", {"loss": tally.loss})
-        if reason:
-            return reason
-        self.optimizer = None
-        self._enter(self._next_stage())
-        self._save()
-        return None
+        description = f"alignment on {len(samples)} target samples"
+        return self._fit("align", lambda s: self._in_draft_ids(batches.batch(s)), total, description)
 
     # -- 7. the draft directory --------------------------------------------------------------------
 
