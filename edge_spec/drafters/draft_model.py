@@ -11,11 +11,20 @@ The vertical cascade (with n-gram tiers): the n-gram drafter's best chain rides 
 draft's catch-up forward, so the draft checks it in one pass instead of drafting it token by
 token; the agreed prefix starts the draft's chain. Every n-gram candidate also stays in the tree
 with its own estimates, and the planner keeps whatever pays.
+
+Whether to run the draft at all is measured, not assumed (engine/throughput_gate.py): per
+context (how long the n-gram tiers' guess is), steps with and without the draft model are timed
+end to end, and the draft runs where it has delivered more tokens per second. Where the n-gram
+tiers already guess well, or the text is one the draft does not know, it stays idle. Coming back
+after idling means first feeding it what it missed (a whole prompt, at a request's start): that
+backlog is a switching cost, fed in its own forward and left out of the timing, so the gate
+compares what drafting costs step after step.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +32,7 @@ import numpy as np
 
 from edge_spec.drafters.base import DraftBudget, Drafter
 from edge_spec.drafters.draft_vocab import DraftVocabulary
+from edge_spec.engine.throughput_gate import ThroughputGate
 from edge_spec.engine.tree import ROOT, CandidateTree
 
 log = logging.getLogger(__name__)
@@ -37,6 +47,7 @@ class DraftModelConfig:
     min_sibling_prob: float = 0.15  # a runner-up this likely is added as a leaf
     sibling_depths: int = 3  # runner-ups only at the first few depths
     max_rest: int = 8  # after repeated misses, steps the draft sits out (doubling up to this)
+    gated: bool = True  # run the draft only where it has paid (False: every step, for tests)
 
 
 class DraftModelDrafter(Drafter):
@@ -68,16 +79,25 @@ class DraftModelDrafter(Drafter):
         self._predicted = np.zeros(self.config.max_depth + 1)
         self._misses = 0  # steps in a row whose first drafted token was rejected
         self._rest = 0  # steps left before the draft model drafts again
+        # with or without the draft model, per guess length; a retry of a losing draft costs a
+        # catch-up forward, so a draft that keeps losing is retried more rarely than a tree
+        self.gate = ThroughputGate(max_retry_every=256)
+        self._timing: tuple[int, bool, float] | None = None  # this step's (context, drafted, start)
 
     def reset(self) -> None:
         # the draft's cache is kept: the next request's history shares a prefix with it (a chat's
         # earlier turns), and catching up cuts the cache back to what they share
         self.history, self.last_chain, self.last_probs = [], [], []
         self._misses = self._rest = 0
+        self._timing = None
         if self.ngram is not None:
             self.ngram.reset()
 
     def observe(self, tokens: Sequence[int]) -> None:
+        if self._timing is not None:
+            context, drafted, start = self._timing
+            self.gate.record(context, drafted, len(tokens), time.perf_counter() - start)
+            self._timing = None
         self._learn(tokens)
         self.history.extend(int(t) for t in tokens)
         if self.ngram is not None:
@@ -91,6 +111,7 @@ class DraftModelDrafter(Drafter):
         depth_limit = min(budget.max_depth, self.config.max_depth)
         if depth_limit <= 0 or not self.history:
             return CandidateTree()
+        start = time.perf_counter()
         guess_tree = self.ngram.propose(budget) if self.ngram is not None else CandidateTree()
         if self._rest > 0:
             # the draft keeps missing here (text it does not know): let it sit out a few steps,
@@ -98,6 +119,12 @@ class DraftModelDrafter(Drafter):
             self._rest -= 1
             return guess_tree
         guess = _best_chain(guess_tree)[:depth_limit]
+        context = 0 if not guess else 1 if len(guess) < 4 else 2  # no guess, a short one, a long one
+        drafted = self.gate.choose(context) if self.config.gated else True
+        if not drafted:
+            self._timing = (context, False, start)
+            return guess_tree
+        self._timing = (context, True, start + self._feed_backlog())
 
         # catch up: the history the draft has not seen, then the n-gram guess, in one pass
         probs, agreed = self._catch_up(guess)
@@ -146,10 +173,7 @@ class DraftModelDrafter(Drafter):
         Returns the draft's distributions after the history and after each agreed guess token,
         and how many guess tokens the draft agrees with (its argmax, token by token).
         """
-        common = 0
-        limit = min(len(self.cached), len(self.history) - 1)  # at least one token is fed
-        while common < limit and self.cached[common] == self.history[common]:
-            common += 1
+        common = self._common_prefix()
         self.session.truncate(common)
         new = self.history[common:]
         feed = np.asarray(new + guess, dtype=np.int64)
@@ -162,6 +186,32 @@ class DraftModelDrafter(Drafter):
         self.session.keep(np.arange(len(new) + agreed))
         self.cached = self.history + guess[:agreed]
         return probs, agreed
+
+    def _common_prefix(self) -> int:
+        """How many history tokens the draft's cache already holds (at least one is left to feed)."""
+        common = 0
+        limit = min(len(self.cached), len(self.history) - 1)
+        while common < limit and self.cached[common] == self.history[common]:
+            common += 1
+        return common
+
+    def _feed_backlog(self) -> float:
+        """Feed the unseen history but its last step's worth now; the seconds it took.
+
+        After the draft idled, this is most of what it missed; what is left rides along in the
+        catch-up forward as usual, so a step after a backlog costs what any other step costs.
+        """
+        common = self._common_prefix()
+        backlog = len(self.history) - common - (self.config.max_depth + 1)
+        if backlog <= 0:
+            return 0.0
+        begin = time.perf_counter()
+        self.session.truncate(common)
+        chunk = np.asarray(self.history[common : common + backlog], dtype=np.int64)
+        self.session.forward(self._draft_ids(chunk), logit_rows=np.array([backlog - 1]))
+        self.session.commit()
+        self.cached = self.history[: common + backlog]
+        return time.perf_counter() - begin
 
     def _step(self, token: int) -> np.ndarray:
         """Feed one drafted token; the distribution after it."""

@@ -8,6 +8,11 @@ keeps the parents-closed subset of nodes, most likely first, that maximises
 
 a_i is the product, down the path, of each node's conditional acceptance: the drafter's own
 estimate, calibrated per (source, depth) by what the target actually accepted so far.
+
+The estimates can still be wrong where it matters most, on text where little is accepted and a
+verify pass costs more in situ than the cached curve says. So the planned tree is gated by
+what happened (throughput_gate.py): per band of expected accepted tokens, steps that verified
+the tree are timed against steps that verified the root alone, and the band's faster way wins.
 """
 
 from __future__ import annotations
@@ -17,7 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge_spec.engine.throughput_gate import ThroughputGate
 from edge_spec.engine.tree import ROOT, CandidateTree
+
+# bands of a planned tree's expected accepted tokens, each gated on its own
+GAIN_BANDS = np.array([0.25, 0.5, 1.0, 2.0])
 
 
 @dataclass
@@ -61,11 +70,14 @@ class Calibration:
 class DraftPlanner:
     """Cuts each proposed tree to the size that maximises expected tokens per second."""
 
-    def __init__(self, cost: VerifyCost, max_nodes: int = 32):
+    def __init__(self, cost: VerifyCost, max_nodes: int = 32, gated: bool = True):
+        """GATED=False trusts the estimates alone (tests that script what is accepted need that)."""
         self.cost = cost
         self.max_nodes = max_nodes
         self.calibration = Calibration()
         self.overhead_s = 0.0  # per-step time outside the target's forward (EMA)
+        self.gate = ThroughputGate() if gated else None
+        self._gated: tuple[int, bool] | None = None  # this step's (gain band, tree verified)
         self._priors = np.zeros(0)
 
     def new_request(self) -> None:
@@ -88,6 +100,12 @@ class DraftPlanner:
         best = int(np.argmax(gain / time))
         if not best:
             return CandidateTree()
+        if self.gate is not None:
+            band = int(np.searchsorted(GAIN_BANDS, gain[best] - 1.0, side="right"))
+            verify = self.gate.choose(band)
+            self._gated = (band, verify)
+            if not verify:
+                return CandidateTree()
         kept = np.sort(order[:best])
         planned = tree.subtree(kept)
         self._priors = raw[kept]  # observe() calibrates against the drafter's own guesses
@@ -104,5 +122,15 @@ class DraftPlanner:
             if int(parent) in reached:
                 self.calibration.record(tree.sources[i], int(depths[i]), float(self._priors[i]), i in on_path)
 
-    def note_overhead(self, seconds: float) -> None:
-        self.overhead_s = seconds if self.overhead_s == 0.0 else 0.9 * self.overhead_s + 0.1 * seconds
+    def note_step(self, seconds: float, forward_s: float, draft_s: float, tokens: int) -> None:
+        """A step took SECONDS in all (FORWARD_S in the target, DRAFT_S drafting) and emitted TOKENS.
+
+        The gate is charged the step without its drafting: that was spent before the planner
+        chose, whatever it chose.
+        """
+        overhead = seconds - forward_s
+        self.overhead_s = overhead if self.overhead_s == 0.0 else 0.9 * self.overhead_s + 0.1 * overhead
+        if self._gated is not None:
+            band, verified = self._gated
+            self.gate.record(band, verified, tokens, seconds - draft_s)
+            self._gated = None

@@ -84,7 +84,8 @@ def speculative_decode(
         remaining = rule.max_new_tokens - len(tokens)
         budget = DraftBudget(max_nodes=planner.max_nodes, max_depth=min(MAX_DEPTH, remaining))
         tree = planner.plan(drafter.propose(budget))
-        draft_s += time.perf_counter() - step_start
+        step_draft_s = time.perf_counter() - step_start
+        draft_s += step_draft_s
 
         # verify: the root and every node in one pass; a node sits one position below its parent
         depths = tree.depths
@@ -113,8 +114,8 @@ def speculative_decode(
                 hits = stats.tier_hits.setdefault(source, [0, 0])
                 hits[0] += 1
                 hits[1] += node in verdict.path
-        forward_s = session.forward_seconds - forward_before
-        planner.note_overhead(time.perf_counter() - step_start - forward_s)
+        step_s = time.perf_counter() - step_start
+        planner.note_step(step_s, session.forward_seconds - forward_before, step_draft_s, sent)
 
     # a stop rule may have cut the last step short: the cache keeps exactly what was emitted
     # (but the last token, as always)

@@ -46,8 +46,8 @@ def test_self_draft_is_always_accepted(zoo, backend_name) -> None:  # noqa: ANN0
     plain = Pipeline.load(bundle, backend=backend_name, exact=True)
     spec = Pipeline.load(bundle, backend=backend_name, exact=True, drafter="draft")
     # random weights give flat distributions: draft the whole depth, verify every node
-    spec.drafter.config = DraftModelConfig(min_chance=0.0)
-    spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]))
+    spec.drafter.config = DraftModelConfig(min_chance=0.0, gated=False)
+    spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]), gated=False)
     ids = plain.encode(PROMPTS[0])
     want = plain.generate(ids, max_new_tokens=NEW).tokens
     got = spec.generate(ids, max_new_tokens=NEW)
@@ -62,7 +62,7 @@ def test_draft_cache_follows_the_history(zoo) -> None:  # noqa: ANN001
     bundle = zoo.bundle_with_draft("llama")
     pipe = Pipeline.load(bundle, exact=True, drafter="draft")
     drafter = pipe.drafter
-    drafter.config = DraftModelConfig(max_rest=0)  # draft every step, however often it misses
+    drafter.config = DraftModelConfig(max_rest=0, gated=False)  # draft every step, however often it misses
     target_ids = pipe.encode(PROMPTS[0])
     answer = pipe.generate(target_ids, max_new_tokens=24).tokens
     drafter.reset()
@@ -140,7 +140,7 @@ def test_a_draft_that_keeps_missing_sits_out(zoo) -> None:  # noqa: ANN001
     bundle = zoo.bundle_with_draft("llama")
     plain = Pipeline.load(bundle, exact=True)
     spec = Pipeline.load(bundle, exact=True, drafter="draft")
-    spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]))
+    spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]), gated=False)
     ids = plain.encode(PROMPTS[0])
     calls = spec.drafter.session.forward_calls
     result = spec.generate(ids, max_new_tokens=NEW)
@@ -175,8 +175,8 @@ def test_reduced_vocabulary_draft(zoo, tmp_path, backend_name) -> None:  # noqa:
         assert entry["spec"]["vocab_size"] == plain.session.vocab_size - len(drop) + 1
         assert entry["shared_vocab"] == plain.session.vocab_size
         spec = Pipeline.load(bundle, backend=backend_name, exact=True, drafter="draft")
-        spec.drafter.config = DraftModelConfig(min_chance=0.0, max_rest=0)
-        spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]))
+        spec.drafter.config = DraftModelConfig(min_chance=0.0, max_rest=0, gated=False)
+        spec._planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]), gated=False)
         got = spec.generate(ids, max_new_tokens=NEW)
         assert got.tokens == want, case
         if case == "subset":

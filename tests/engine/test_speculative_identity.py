@@ -83,7 +83,7 @@ def test_scripted_drafters(zoo, backend, right: int, depth: int, decoy: bool) ->
     rule = StopRule(max_new_tokens=NEW)
     drafter = ScriptedDrafter(want, len(ids), right, depth, pipe.session.vocab_size, decoy)
     pipe.session.reset()
-    got = speculative_decode(pipe.session, drafter, DraftPlanner(FLAT), ids, rule)
+    got = speculative_decode(pipe.session, drafter, DraftPlanner(FLAT, gated=False), ids, rule)
     assert got.tokens == want
     accepted = min(right, depth)
     per_step = accepted + 1
@@ -104,7 +104,9 @@ def test_forced_rejection_does_not_leak(zoo, backend) -> None:  # noqa: ANN001
     want = pipe.generate(ids, max_new_tokens=rounds + 1, config=None).tokens
     drafter = ScriptedDrafter(want, len(ids), right=0, depth=8, vocab=pipe.session.vocab_size)
     pipe.session.reset()
-    got = speculative_decode(pipe.session, drafter, DraftPlanner(FLAT), ids, StopRule(max_new_tokens=rounds + 1))
+    got = speculative_decode(
+        pipe.session, drafter, DraftPlanner(FLAT, gated=False), ids, StopRule(max_new_tokens=rounds + 1)
+    )
     assert got.tokens == want
     assert got.stats.target_forwards == rounds + 1
     assert pipe.session.length == len(ids) + rounds
