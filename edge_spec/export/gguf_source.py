@@ -298,7 +298,7 @@ def _write_tokenizer(path: Path, vocab: GGUFVocabulary, model_dir: Path) -> None
         tokenizer = _byte_level_bpe(path, vocab)
     else:
         tokenizer = _transformers_tokenizer(path, vocab)
-    with _quiet_transformers():
+    with quiet_transformers():
         tokenizer.save_pretrained(str(model_dir))
     # A class name every transformers version knows (newer ones write their backend's name).
     config_path = model_dir / "tokenizer_config.json"
@@ -386,7 +386,7 @@ def _transformers_tokenizer(path: Path, vocab: GGUFVocabulary):  # noqa: ANN202
 
     log.info("%s: tokenizer model '%s': using transformers' GGUF tokenizer conversion", path.name, vocab.model)
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     except Exception as exc:  # KeyError for unknown converters, ValueError, ...
         raise ExportError(
@@ -411,7 +411,7 @@ def check_tokenizer(model_dir: Path, vocab: GGUFVocabulary, gguf_file: Path) -> 
     from transformers import AutoTokenizer
 
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     except Exception as exc:
         raise ExportError(
@@ -479,7 +479,7 @@ def _write_model(path: Path, vocab: GGUFVocabulary, model_dir: Path) -> None:
     from edge_spec.export.architectures import SUPPORTED, supported_list
 
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             loaded, info = AutoModelForCausalLM.from_pretrained(
                 str(path.parent), gguf_file=path.name, dtype=torch.float32, output_loading_info=True
             )
@@ -515,7 +515,7 @@ def _write_model(path: Path, vocab: GGUFVocabulary, model_dir: Path) -> None:
     model.generation_config = GenerationConfig(bos_token_id=vocab.bos_id, eos_token_id=eos, pad_token_id=vocab.pad_id)
     model.eval()
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             model.save_pretrained(str(model_dir), safe_serialization=True)
     except OSError as exc:
         raise ExportError(f"{model_dir}: cannot write the dequantized model ({exc.strerror or exc})") from None
@@ -535,7 +535,7 @@ def _plain_model(path: Path, loaded):  # noqa: ANN001, ANN202
         return loaded
     with contextlib.suppress(AttributeError):
         del config.quantization_config
-    with _quiet_transformers():
+    with quiet_transformers():
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     state = loaded.state_dict()
     del loaded
@@ -554,7 +554,7 @@ def _plain_model(path: Path, loaded):  # noqa: ANN001, ANN202
 
 
 @contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
+def quiet_transformers() -> Iterator[None]:
     """No progress bars or info chatter from transformers: edge-spec reports its own stages."""
     try:
         from transformers.utils import logging as hf_logging

