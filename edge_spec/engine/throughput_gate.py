@@ -49,9 +49,12 @@ class ThroughputGate:
     min_trials: steps each arm gets before the rates are compared. keep: decay per recorded
     step (0.9: about the last ten steps of an arm count). retry_every / max_retry_every: the
     losing arm is retried after this many steps, the interval doubling each time it loses again.
+    margin: how much faster the costly arm must be to win (costs its timing leaves out, such as
+    catching up after idling, are paid on every switch).
     """
 
     min_trials: int = 3
+    margin: float = 0.0
     keep: float = 0.9
     retry_every: int = 8
     max_retry_every: int = 64
@@ -64,7 +67,7 @@ class ThroughputGate:
             return True
         if record.cheap.trials < self.min_trials:
             return False
-        costly_wins = record.costly.rate >= record.cheap.rate
+        costly_wins = self._costly_wins(record)
         record.since_retry += 1
         if record.since_retry >= record.retry_every:
             record.since_retry = 0
@@ -74,14 +77,17 @@ class ThroughputGate:
     def record(self, context: int, costly: bool, tokens: int, seconds: float) -> None:
         """The step chosen in CONTEXT emitted TOKENS in SECONDS (all of the step, drafting included)."""
         record = self.contexts.setdefault(context, ContextRecord(retry_every=self.retry_every))
-        before = record.costly.rate >= record.cheap.rate
+        before = self._costly_wins(record)
         both_tried = min(record.costly.trials, record.cheap.trials) >= self.min_trials
         (record.costly if costly else record.cheap).add(tokens, seconds, self.keep)
         if both_tried and costly != before:  # a retry of the losing arm
-            if (record.costly.rate >= record.cheap.rate) == before:
+            if self._costly_wins(record) == before:
                 record.retry_every = min(2 * record.retry_every, self.max_retry_every)
             else:
                 record.retry_every = self.retry_every
+
+    def _costly_wins(self, record: ContextRecord) -> bool:
+        return record.costly.rate >= record.cheap.rate * (1.0 + self.margin)
 
     def share_costly(self) -> dict[int, float]:
         """Per context, the fraction of recorded steps that took the costly arm (for logs and stats)."""
