@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import json
 import logging
 import sys
@@ -565,22 +566,31 @@ def quiet_transformers() -> Iterator[None]:
     verbosity = hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
-    # The GGUF loader draws its own tqdm bar, which the switch above does not reach.
-    gguf_utils = sys.modules.get("transformers.modeling_gguf_pytorch_utils")
-    if gguf_utils is None:
+    try:
+        # The GGUF loader draws its own tqdm bar, which the switch above does not reach.
+        with bar_disabled("transformers.modeling_gguf_pytorch_utils", "tqdm"):
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def bar_disabled(module_name: str, factory: str) -> Iterator[None]:
+    """Within the block, MODULE_NAME's progress-bar FACTORY (tqdm, rich track) draws nothing."""
+    module = sys.modules.get(module_name)
+    if module is None:
         with contextlib.suppress(ImportError):
-            import transformers.modeling_gguf_pytorch_utils as gguf_utils
-    bar = getattr(gguf_utils, "tqdm", None)
+            module = importlib.import_module(module_name)
+    bar = getattr(module, factory, None)
     if bar is not None:
-        gguf_utils.tqdm = functools.partial(bar, disable=True)
+        setattr(module, factory, functools.partial(bar, disable=True))
     try:
         yield
     finally:
         if bar is not None:
-            gguf_utils.tqdm = bar
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
+            setattr(module, factory, bar)
 
 
 def _architecture_of(model) -> str:  # noqa: ANN001

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,18 +133,12 @@ def _quiet_nncf() -> Iterator[None]:
     import nncf
     from nncf.common.logging import nncf_logger
 
+    from edge_spec.export.gguf_source import bar_disabled
+
     level = nncf_logger.level
     nncf.set_log_level(logging.ERROR)
-    algorithm = sys.modules.get("nncf.quantization.algorithms.weight_compression.algorithm")
-    if algorithm is None:
-        with contextlib.suppress(ImportError):
-            import nncf.quantization.algorithms.weight_compression.algorithm as algorithm
-    bar = getattr(algorithm, "track", None)
-    if bar is not None:
-        algorithm.track = functools.partial(bar, disable=True)
     try:
-        yield
+        with bar_disabled("nncf.quantization.algorithms.weight_compression.algorithm", "track"):
+            yield
     finally:
-        if bar is not None:
-            algorithm.track = bar
         nncf.set_log_level(level)
