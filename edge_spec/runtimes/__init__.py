@@ -28,11 +28,14 @@ def open_target(
     device: str,
     numerics: str = "auto",
     spec: TargetSpec | None = None,
+    hidden_states: bool = False,
 ) -> TargetSession:
     """Load the bundle's target (or the model SPEC names: a draft) for BACKEND on DEVICE.
 
     numerics: "exact" (f32, dynamic quantization off: greedy output is plain decoding's),
     "auto" (the device's fastest, measured), or a fixed "default" / "f32" precision hint.
+    hidden_states: also return the graph's hidden-state outputs (left out otherwise: they cost
+    time, see OpenVINOSession._read_model).
     """
     if numerics not in NUMERICS:
         raise EdgeSpecError(f"numerics {numerics!r}: unknown; choose from {', '.join(NUMERICS)}")
@@ -51,10 +54,10 @@ def open_target(
     if backend == "openvino":
         from edge_spec.runtimes.openvino import OpenVINOSession
 
-        return OpenVINOSession(path, spec, device=device, numerics=numerics)
+        return OpenVINOSession(path, spec, device=device, numerics=numerics, hidden_states=hidden_states)
     from edge_spec.runtimes.onnxruntime import OnnxRuntimeSession
 
-    return OnnxRuntimeSession(path, spec, device=device, numerics=numerics)
+    return OnnxRuntimeSession(path, spec, device=device, numerics=numerics, hidden_states=hidden_states)
 
 
 def list_devices() -> dict[str, list[str]]:

@@ -56,7 +56,14 @@ def providers_for(device: str) -> list:
 class OnnxRuntimeSession(TargetSession):
     backend = "onnxruntime"
 
-    def __init__(self, model_path: Path, spec: TargetSpec, device: str = "CPU", numerics: str = "auto"):
+    def __init__(
+        self,
+        model_path: Path,
+        spec: TargetSpec,
+        device: str = "CPU",
+        numerics: str = "auto",
+        hidden_states: bool = False,
+    ):
         import onnxruntime as ort
 
         super().__init__(spec, device, numerics)
@@ -66,7 +73,9 @@ class OnnxRuntimeSession(TargetSession):
         # ORT's CPU EP computes in f32 whatever is asked (no bf16 fast path is enabled here).
         self.numerics = "exact" if numerics == "exact" else "f32"
         self.session = ort.InferenceSession(str(model_path), options, providers=providers_for(device))
-        self._output_names = [o.name for o in self.session.get_outputs()]
+        self._output_names = [
+            o.name for o in self.session.get_outputs() if hidden_states or not o.name.startswith("hidden_")
+        ]
         self._inputs = {i.name for i in self.session.get_inputs()}
 
     @property
