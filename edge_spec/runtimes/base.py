@@ -130,6 +130,11 @@ class TargetSession(ABC):
         """One graph call; appends the new K/V to the cache as pending. Returns (logits, hidden)."""
 
 
+def is_hidden_output(name: str) -> bool:
+    """Whether a graph output is a hidden state (hidden_final, hidden_early), not logits or K/V."""
+    return name.startswith("hidden_")
+
+
 def graph_feed(
     input_ids: np.ndarray,
     position_ids: np.ndarray,

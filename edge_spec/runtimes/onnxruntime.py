@@ -11,7 +11,7 @@ from pathlib import Path
 
 from edge_spec.bundle import TargetSpec
 from edge_spec.errors import DeviceError
-from edge_spec.runtimes.base import TargetSession, graph_feed
+from edge_spec.runtimes.base import TargetSession, graph_feed, is_hidden_output
 from edge_spec.runtimes.kv_cache import BufferKV
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class OnnxRuntimeSession(TargetSession):
         self.numerics = "exact" if numerics == "exact" else "f32"
         self.session = ort.InferenceSession(str(model_path), options, providers=providers_for(device))
         self._output_names = [
-            o.name for o in self.session.get_outputs() if hidden_states or not o.name.startswith("hidden_")
+            o.name for o in self.session.get_outputs() if hidden_states or not is_hidden_output(o.name)
         ]
         self._inputs = {i.name for i in self.session.get_inputs()}
 
@@ -93,5 +93,5 @@ class OnnxRuntimeSession(TargetSession):
         outs = dict(zip(self._output_names, self.session.run(self._output_names, feeds)))
         layers = self.spec.num_layers
         self.kv.append([outs[f"new_key.{i}"] for i in range(layers)], [outs[f"new_value.{i}"] for i in range(layers)])
-        hidden = {name: value for name, value in outs.items() if name.startswith("hidden_")}
+        hidden = {name: value for name, value in outs.items() if is_hidden_output(name)}
         return outs["logits"], hidden

@@ -13,7 +13,7 @@ import numpy as np
 
 from edge_spec.bundle import TargetSpec, atomic_write_text, cache_dir
 from edge_spec.errors import DeviceError
-from edge_spec.runtimes.base import TargetSession, graph_feed
+from edge_spec.runtimes.base import TargetSession, graph_feed, is_hidden_output
 from edge_spec.runtimes.kv_cache import SlotKV
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class OpenVINOSession(TargetSession):
             (name, i)
             for i, port in enumerate(self.compiled.outputs)
             for name in port.get_names()
-            if name.startswith("hidden_")
+            if is_hidden_output(name)
         ]
 
     @property
@@ -95,7 +95,7 @@ class OpenVINOSession(TargetSession):
         if not hidden_states:
             for result in list(model.get_results()):
                 names = result.input_value(0).get_names() | result.output(0).get_names()
-                if any(name.startswith("hidden_") for name in names):
+                if any(is_hidden_output(name) for name in names):
                     model.remove_result(result)
         return model
 
