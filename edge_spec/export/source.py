@@ -6,7 +6,6 @@ wrong directory should not wait for torch to load to find out.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from edge_spec.errors import ExportError
 from edge_spec.export.architectures import SUPPORTED, ArchSpec, supported_list
+from edge_spec.hf_model_dir import check_safetensors_weights, read_causal_lm_config
 
 log = logging.getLogger(__name__)
 
@@ -33,47 +33,20 @@ def check_model_dir(model: str | Path, trust_remote_code: bool = False) -> Sourc
     path = Path(model).expanduser()
     if not path.exists() and _looks_like_hub_id(str(model)):
         path = _download_from_hub(str(model))
-    if not path.exists():
-        raise ExportError(f"{path}: no such file or directory; give a Hugging Face model directory")
-    if not path.is_dir():
-        raise ExportError(f"{path}: is a file, not a model directory (expected config.json inside)")
-    config_file = path / "config.json"
-    if not config_file.is_file():
-        raise ExportError(f"{path}: not a Hugging Face model directory (no config.json)")
-    try:
-        raw = json.loads(config_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ExportError(f"{config_file}: not valid JSON ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ExportError(f"{config_file}: expected a JSON object")
-    if raw.get("auto_map") and not trust_remote_code:
-        raise ExportError(
-            f"{path}: this model needs its own Python code (auto_map in config.json); "
-            "read it, then pass --trust-remote-code to allow running it"
-        )
+    raw = read_causal_lm_config(
+        path, ExportError, trust_remote_code, "read it, then pass --trust-remote-code to allow running it"
+    )
     model_type = raw.get("model_type")
-    architectures = raw.get("architectures") or []
-    if architectures and not any(a.endswith("ForCausalLM") or a.endswith("LMHeadModel") for a in architectures):
-        raise ExportError(
-            f"{path}: {', '.join(architectures)} is not a causal language model; "
-            "edge-spec exports decoder-only LMs (…ForCausalLM)"
-        )
     if model_type not in SUPPORTED:
         raise ExportError(f"{path}: architecture '{model_type}' is not supported; supported: {supported_list()}")
-    if not any(path.glob("*.safetensors")):
-        if any(path.glob("*.bin")) or any(path.glob("*.pt")):
-            raise ExportError(
-                f"{path}: weights are pickled (*.bin/*.pt), which edge-spec never loads; "
-                "save the model with safetensors (model.save_pretrained(dir))"
-            )
-        raise ExportError(f"{path}: no weights found (*.safetensors)")
+    check_safetensors_weights(path, ExportError)
 
     from transformers import AutoConfig
 
     try:
         config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
-        raise ExportError(f"{config_file}: transformers cannot read it ({exc})") from None
+        raise ExportError(f"{path / 'config.json'}: transformers cannot read it ({str(exc).splitlines()[0]})") from None
     return SourceModel(path=path, config=config, arch=SUPPORTED[model_type])
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edge_spec.errors import EdgeSpecError
+from edge_spec.hf_model_dir import check_safetensors_weights, read_causal_lm_config
 
 log = logging.getLogger(__name__)
 
@@ -29,32 +29,11 @@ class TargetInfo:
 def check_target(path: str | Path) -> TargetInfo:
     """Validate the target directory or raise EdgeSpecError with one line saying what is wrong."""
     path = Path(path).expanduser().absolute()
-    if not path.exists():
-        raise EdgeSpecError(f"{path}: no such directory; give the target's Hugging Face model directory")
-    if not path.is_dir():
-        raise EdgeSpecError(f"{path}: is a file, not a model directory (expected config.json inside)")
-    config_file = path / "config.json"
-    if not config_file.is_file():
-        raise EdgeSpecError(f"{path}: not a Hugging Face model directory (no config.json)")
-    try:
-        raw = json.loads(config_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgeSpecError(f"{config_file}: not valid JSON ({exc})") from None
-    if not isinstance(raw, dict):
-        raise EdgeSpecError(f"{config_file}: expected a JSON object")
-    if raw.get("auto_map"):
-        raise EdgeSpecError(f"{path}: this model needs its own Python code (auto_map), which training never runs")
-    architectures = raw.get("architectures") or []
-    if architectures and not any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
-        raise EdgeSpecError(f"{path}: {', '.join(architectures)} is not a causal language model")
+    read_causal_lm_config(path, remote_code_refusal="training never runs a model's own code")
     if not (path / "tokenizer.json").is_file():
         raise EdgeSpecError(f"{path}: no tokenizer.json (a fast tokenizer is needed; the draft shares it)")
-    if not any(path.glob("*.safetensors")):
-        if any(path.glob("*.bin")) or any(path.glob("*.pt")):
-            raise EdgeSpecError(
-                f"{path}: weights are pickled (*.bin/*.pt), which edge-spec never loads; use safetensors"
-            )
-        raise EdgeSpecError(f"{path}: no weights found (*.safetensors)")
+    check_safetensors_weights(path)
+    config_file = path / "config.json"
     from transformers import AutoConfig
 
     try:

@@ -205,7 +205,7 @@ def test_bad_inputs_are_one_line_errors(tiny_target: Path, tiny_corpus: Path, tm
     out = tmp_path / "draft"
     with pytest.raises(EdgeSpecError) as exc:
         train_fastdraft(small_config(tmp_path / "missing", tiny_corpus, out))
-    assert "no such directory" in _one_line(exc)
+    assert "no such file or directory" in _one_line(exc)
 
     no_tokenizer = tmp_path / "no-tokenizer"
     shutil.copytree(tiny_target, no_tokenizer)

@@ -46,7 +46,7 @@ def test_cli_trains_and_prints_the_table(tiny_target: Path, tiny_corpus: Path, t
 
 def test_cli_bad_input_exits_2(tiny_target: Path, tiny_corpus: Path, tmp_path: Path) -> None:
     out = str(tmp_path / "draft")
-    assert "no such directory" in error_line(invoke("--target", str(tmp_path / "nope"), "-o", out))
+    assert "no such file or directory" in error_line(invoke("--target", str(tmp_path / "nope"), "-o", out))
     assert "--hidden 33" in error_line(invoke("--target", str(tiny_target), "-o", out, "--hidden", "33"))
     assert "--layers 5" in error_line(invoke("--target", str(tiny_target), "-o", out, "--layers", "5"))
     assert "--head-vocab 1:" in error_line(invoke("--target", str(tiny_target), "-o", out, "--head-vocab", "1"))
