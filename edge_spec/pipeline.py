@@ -147,6 +147,7 @@ class Pipeline:
                     str(self.root.resolve()),
                     self.manifest.files_digest(),
                     self.session.backend,
+                    self.session.kv_layout,
                     self.session.device,
                     self.session.numerics,
                 ]

@@ -6,11 +6,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 from edge_spec.bundle import Manifest, TargetSpec
 from edge_spec.errors import BundleError, EdgeSpecError
 from edge_spec.runtimes.base import ForwardResult, TargetSession
+
+log = logging.getLogger(__name__)
 
 BACKENDS = ("openvino", "onnxruntime")
 _FORMAT_OF = {"openvino": "openvino", "onnxruntime": "onnx"}
@@ -52,12 +56,30 @@ def open_target(
         )
     path = root / entry["path"]
     if backend == "openvino":
-        from edge_spec.runtimes.openvino import OpenVINOSession
-
-        return OpenVINOSession(path, spec, device=device, numerics=numerics, hidden_states=hidden_states)
+        return _open_openvino(path, spec, device, numerics, hidden_states)
     from edge_spec.runtimes.onnxruntime import OnnxRuntimeSession
 
     return OnnxRuntimeSession(path, spec, device=device, numerics=numerics, hidden_states=hidden_states)
+
+
+def _open_openvino(path: Path, spec: TargetSpec, device: str, numerics: str, hidden_states: bool) -> TargetSession:
+    """PagedAttention on the CPU where the graph converts (openvino_paged.py), else the stateful graph.
+
+    EDGE_SPEC_OPENVINO_KV=slots keeps the stateful graph (for side-by-side benchmarks).
+    """
+    from edge_spec.runtimes.openvino import OpenVINOSession
+
+    layout = os.environ.get("EDGE_SPEC_OPENVINO_KV", "paged")
+    if layout not in ("paged", "slots"):
+        raise EdgeSpecError(f"EDGE_SPEC_OPENVINO_KV={layout}: unknown; choose paged or slots")
+    if layout == "paged" and not hidden_states and not spec.sliding_window and device.upper().startswith("CPU"):
+        from edge_spec.runtimes.openvino_paged import NotPageable, PagedOpenVINOSession
+
+        try:
+            return PagedOpenVINOSession(path, spec, device=device, numerics=numerics)
+        except NotPageable as exc:
+            log.info("%s; using the stateful graph", exc)
+    return OpenVINOSession(path, spec, device=device, numerics=numerics, hidden_states=hidden_states)
 
 
 def list_devices() -> dict[str, list[str]]:

@@ -31,6 +31,7 @@ class TargetSession(ABC):
     """A loaded spec-layout graph plus its KV cache (see kv_cache.py for the two layouts)."""
 
     backend: str = ""
+    kv_layout: str = ""  # which kv_cache.py layout: "buffer", "slots" or "paged"
 
     def __init__(self, spec: TargetSpec, device: str, numerics: str):
         self.spec = spec
@@ -72,19 +73,23 @@ class TargetSession(ABC):
         if tree_mask is None:
             tree_mask = np.tril(np.ones((count, count), dtype=bool))
         rows = np.arange(count) if logit_rows is None else np.asarray(logit_rows, dtype=np.int64).reshape(-1)
-        live, slot_pos = self.kv.past_slots(count)
-        window = self.spec.sliding_window
-        if window and self.two_masks:
-            mask = additive_mask(live, slot_pos, positions, tree_mask, None)
-            sliding = additive_mask(live, slot_pos, positions, tree_mask, window)
-        else:  # one mask: windowed when every layer slides
-            mask, sliding = additive_mask(live, slot_pos, positions, tree_mask, window), None
+        mask, sliding = self._masks(positions, tree_mask)
         start = time.perf_counter()
         logits, hidden = self._run(tokens.reshape(1, count), positions.reshape(1, count), rows, mask, sliding)
         self.forward_seconds += time.perf_counter() - start
         self.forward_calls += 1
         self.tokens_processed += count
         return ForwardResult(logits=logits[0], hidden={k: v[0] for k, v in hidden.items()})
+
+    def _masks(self, positions: np.ndarray, tree_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The graph's attention mask(s) over past slots and new tokens (see additive_mask)."""
+        live, slot_pos = self.kv.past_slots(positions.size)
+        window = self.spec.sliding_window
+        if window and self.two_masks:
+            mask = additive_mask(live, slot_pos, positions, tree_mask, None)
+            sliding = additive_mask(live, slot_pos, positions, tree_mask, window)
+            return mask, sliding
+        return additive_mask(live, slot_pos, positions, tree_mask, window), None  # windowed if every layer slides
 
     def reserve(self, total: int) -> None:
         """Room for TOTAL entries, so a generation does not grow buffers step by step."""
@@ -116,7 +121,7 @@ class TargetSession(ABC):
 
     @abstractmethod
     def _make_kv(self):  # noqa: ANN202
-        """The KV bookkeeping this backend uses (BufferKV or SlotKV)."""
+        """The KV bookkeeping this backend uses (BufferKV, SlotKV or PagedKV)."""
 
     @abstractmethod
     def _run(

@@ -9,6 +9,10 @@ on). Two physical layouts sit behind that:
 * `SlotKV`: the bookkeeping for a cache held inside the device plugin (OpenVINO's stateful
   model). Entries cannot be moved cheaply there, so rejected ones stay as dead slots that the
   mask hides, and are compacted away only once they outnumber the live ones.
+* `PagedKV`: block caches the runtime owns and the graph writes into (OpenVINO's
+  PagedAttention). Entry i lives in slot i; a forward writes its T entries after the committed
+  ones, so dropping rejected entries is only a shorter length, and keep() moves the accepted
+  ones down, as BufferKV does.
 
 Either way a rollback costs O(rejected tokens), never a copy of the whole cache.
 """
@@ -95,6 +99,75 @@ class BufferKV:
 
     def truncate(self, length: int) -> None:
         """Forget everything from `length` on (pending entries included)."""
+        self.commit_all()
+        _check_truncate(length, self.length)
+        self.length = length
+
+    def reset(self) -> None:
+        self.length = 0
+        self.pending = 0
+
+
+# Allocates the block caches for a number of blocks: one array [blocks, kv_heads, block, dim]
+# per layer for keys, then one per layer for values, each a view of what the graph reads.
+BlockAllocator = Callable[[int], list[np.ndarray]]
+
+
+class PagedKV:
+    """Entries 0..length-1 in slots 0..length-1 of block caches [blocks, kv_heads, block, dim].
+
+    The graph is told the committed length (its past) and writes the new entries right after
+    it; this class only grows the caches and moves kept entries down.
+    """
+
+    def __init__(self, block_size: int, allocate: BlockAllocator):
+        self.block_size = block_size
+        self.allocate = allocate
+        self.caches: list[np.ndarray] = []
+        self.blocks = 0
+        self.length = 0
+        self.pending = 0
+
+    def reserve(self, total: int) -> None:
+        """Room for TOTAL entries; the caches grow by doubling and keep what they hold."""
+        need = -(-total // self.block_size)
+        if need <= self.blocks:
+            return
+        blocks = max(need, 2 * self.blocks, GROWTH // self.block_size)
+        new = self.allocate(blocks)
+        for dst, src in zip(new, self.caches):
+            dst[: self.blocks] = src
+        self.caches, self.blocks = new, blocks
+
+    def past_slots(self, incoming: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every slot below the committed length is live and holds its own position."""
+        self.commit_all()
+        self.reserve(self.length + incoming)
+        return np.ones(self.length, dtype=bool), np.arange(self.length)
+
+    def add_pending(self, count: int) -> None:
+        """Record that the last forward wrote COUNT entries after the committed ones."""
+        self.commit_all()
+        self.pending = count
+
+    def commit_all(self) -> None:
+        self.length += self.pending
+        self.pending = 0
+
+    def keep(self, indices: list[int] | np.ndarray) -> None:
+        """Keep these pending entries, compacted in order: O(kept entries) row moves."""
+        idx = _check_keep(indices, self.pending)
+        if not np.array_equal(idx, np.arange(idx.size)):
+            src = self.length + idx
+            dst = self.length + np.arange(idx.size)
+            src_block, src_row = np.divmod(src, self.block_size)
+            dst_block, dst_row = np.divmod(dst, self.block_size)
+            for cache in self.caches:
+                cache[dst_block, :, dst_row] = cache[src_block, :, src_row]
+        self.length += idx.size
+        self.pending = 0
+
+    def truncate(self, length: int) -> None:
         self.commit_all()
         _check_truncate(length, self.length)
         self.length = length

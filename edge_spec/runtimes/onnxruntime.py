@@ -55,6 +55,7 @@ def providers_for(device: str) -> list:
 
 class OnnxRuntimeSession(TargetSession):
     backend = "onnxruntime"
+    kv_layout = "buffer"
 
     def __init__(
         self,

@@ -53,6 +53,7 @@ class OpenVINOSession(TargetSession):
     """A stateful spec-layout model: the plugin holds the KV cache, we hold its slot table."""
 
     backend = "openvino"
+    kv_layout = "slots"
 
     def __init__(
         self,
@@ -130,6 +131,37 @@ class OpenVINOSession(TargetSession):
         weights = self.spec.formats.get("openvino", {}).get("weights")
         return not (weights == "fp16" and props.get("INFERENCE_PRECISION_HINT") == "f32")
 
+    def _turn_costs(self, compiled: dict[str, Any], rounds: int = 3, steps: int = 4) -> dict[str, tuple[float, float]]:
+        """(best prefill of CALIBRATION_PROMPT tokens, best one-token step after it) per candidate.
+
+        The candidates take turns round by round, so a noisy moment on a shared machine hits them
+        alike instead of deciding the choice.
+        """
+        requests = {name: model.create_infer_request() for name, model in compiled.items()}
+        best = {name: [float("inf"), float("inf")] for name in compiled}
+
+        def timed(request: Any, count: int, start: int) -> float:
+            feed = self._calibration_feed(request, count, start)
+            begin = time.perf_counter()
+            request.infer(feed)
+            return time.perf_counter() - begin
+
+        for _ in range(rounds):
+            for name, request in requests.items():
+                request.reset_state()
+                best[name][0] = min(best[name][0], timed(request, CALIBRATION_PROMPT, 0))
+                for i in range(steps):
+                    best[name][1] = min(best[name][1], timed(request, 1, CALIBRATION_PROMPT + i))
+        return {name: (pre, step) for name, (pre, step) in best.items()}
+
+    def _calibration_feed(self, request: Any, count: int, start: int) -> dict:
+        """Inputs for COUNT causal tokens after START committed ones, on a calibration REQUEST."""
+        two_masks = any("sliding_attention_mask" in port.get_names() for port in request.model_inputs)
+        mask = np.zeros((1, 1, count, start + count), np.float32)
+        ids = np.zeros((1, count), np.int64)
+        positions = np.arange(start, start + count, dtype=np.int64)[None]
+        return _feed(ids, positions, np.array([count - 1]), mask, mask if two_masks else None)
+
     def _run(self, input_ids, position_ids, logit_rows, mask, sliding):  # noqa: ANN001, ANN202
         inputs = _feed(input_ids, position_ids, logit_rows, mask, sliding)
         result = self.request.infer(inputs, share_inputs=True, share_outputs=True)
@@ -162,7 +194,8 @@ class OpenVINOSession(TargetSession):
         """
         stat = self.model_path.stat()
         outputs = len(self._model.outputs)  # the graph compiled differs with and without hidden states
-        key = f"{CALIBRATION}|{self.model_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.device}|{outputs}"
+        graph = f"{self.model_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.kv_layout}|{outputs}"
+        key = f"{CALIBRATION}|{graph}|{self.device}"
         store = cache_dir() / "numerics.json"
         try:
             known = json.loads(store.read_text())
@@ -171,7 +204,7 @@ class OpenVINOSession(TargetSession):
         if key in known and known[key] in FAST_CANDIDATES:
             return known[key], None
         compiled = {name: self._compile(dict(cfg)) for name, cfg in FAST_CANDIDATES.items()}
-        costs = _turn_costs(compiled)
+        costs = self._turn_costs(compiled)
         best = min(costs, key=lambda name: costs[name][0] + CALIBRATION_NEW * costs[name][1])
         log.info(
             "numerics calibration on %s (prefill %d, step ms): %s -> %s",
@@ -184,34 +217,6 @@ class OpenVINOSession(TargetSession):
         store.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(store, json.dumps(known, indent=1))
         return best, compiled[best]
-
-
-def _turn_costs(compiled: dict[str, Any], rounds: int = 3, steps: int = 4) -> dict[str, tuple[float, float]]:
-    """(best prefill of CALIBRATION_PROMPT tokens, best one-token step after it) per candidate.
-
-    The candidates take turns round by round, so a noisy moment on a shared machine hits them
-    alike instead of deciding the choice.
-    """
-    requests = {name: model.create_infer_request() for name, model in compiled.items()}
-    two_masks = any("sliding_attention_mask" in port.get_names() for port in next(iter(compiled.values())).inputs)
-    best = {name: [float("inf"), float("inf")] for name in compiled}
-
-    def timed(request: Any, count: int, start: int) -> float:
-        mask = np.zeros((1, 1, count, start + count), np.float32)
-        ids = np.zeros((1, count), np.int64)
-        positions = np.arange(start, start + count, dtype=np.int64)[None]
-        feed = _feed(ids, positions, np.array([count - 1]), mask, mask if two_masks else None)
-        begin = time.perf_counter()
-        request.infer(feed)
-        return time.perf_counter() - begin
-
-    for _ in range(rounds):
-        for name, request in requests.items():
-            request.reset_state()
-            best[name][0] = min(best[name][0], timed(request, CALIBRATION_PROMPT, 0))
-            for i in range(steps):
-                best[name][1] = min(best[name][1], timed(request, 1, CALIBRATION_PROMPT + i))
-    return {name: (pre, step) for name, (pre, step) in best.items()}
 
 
 def _feed(input_ids, position_ids, logit_rows, mask, sliding) -> dict:  # noqa: ANN001

@@ -1,4 +1,4 @@
-"""BufferKV's and SlotKV's logical operations against a plain Python list of entries."""
+"""BufferKV's, SlotKV's and PagedKV's logical operations against a plain Python list of entries."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_spec.runtimes.kv_cache import GROWTH, BufferKV, SlotKV
+from edge_spec.runtimes.kv_cache import GROWTH, BufferKV, PagedKV, SlotKV
 
 
 def entries(cache: BufferKV, layer: int = 0) -> list[float]:
@@ -116,3 +116,46 @@ def test_slot_table_matches_a_list(ops) -> None:  # noqa: ANN001
             kv.truncate(length)
             reference = reference[:length]
         assert kv.length == len(reference)
+
+
+def paged_entries(cache: PagedKV, which: int = 0) -> list[float]:
+    """The committed entries of one block cache, in slot order (first element of each row)."""
+    slots = np.arange(cache.length)
+    if not cache.caches:  # nothing allocated before the first forward
+        return []
+    return cache.caches[which][slots // cache.block_size, 0, slots % cache.block_size, 0].tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(operation, min_size=1, max_size=25))
+def test_paged_operations_match_a_list(ops) -> None:  # noqa: ANN001
+    """What the paged graph does (write T entries at the committed length), then keep/truncate."""
+    allocated: list[int] = []
+
+    def allocate(blocks: int) -> list[np.ndarray]:
+        allocated.append(blocks)
+        return [np.full((blocks, 2, 4, 3), np.nan, np.float32) for _ in range(4)]  # 2 layers: K, K, V, V
+
+    cache = PagedKV(block_size=4, allocate=allocate)
+    reference: list[float] = []
+    counter = 0
+    for kind, amount, data in ops:
+        if kind == "append_keep":
+            cache.past_slots(amount)  # what the session asks before a forward: room included
+            new_ids = np.arange(counter, counter + amount, dtype=np.float32)
+            slots = cache.length + np.arange(amount)
+            for i, array in enumerate(cache.caches):
+                array[slots // 4, :, slots % 4, :] = (new_ids if i < 2 else -new_ids)[:, None, None]
+            cache.add_pending(amount)
+            counter += amount
+            keep = data.draw(st.lists(st.integers(0, amount - 1), unique=True, max_size=amount).map(sorted))
+            cache.keep(keep)
+            reference += [float(new_ids[i]) for i in keep]
+        else:
+            length = min(amount, len(reference))
+            cache.truncate(length)
+            reference = reference[:length]
+        assert paged_entries(cache, 0) == reference and paged_entries(cache, 1) == reference
+        assert paged_entries(cache, 3) == [-x for x in reference]
+        assert cache.blocks * cache.block_size >= cache.length
+    assert allocated == sorted(allocated)  # caches only ever grow
