@@ -28,7 +28,7 @@ class ForwardResult:
 
 
 class TargetSession(ABC):
-    """A loaded spec-layout graph plus its KV cache (see kv_cache.py for the two layouts)."""
+    """A loaded spec-layout graph plus its KV cache (see kv_cache.py for the three layouts)."""
 
     backend: str = ""
     kv_layout: str = ""  # which kv_cache.py layout: "buffer", "slots" or "paged"

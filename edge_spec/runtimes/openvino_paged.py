@@ -39,7 +39,10 @@ def paged_graph(model: Any, num_layers: int) -> bool:
     import openvino.opset13 as ops
     from openvino._offline_transformations import paged_attention_transformation
 
-    paged_attention_transformation(model, use_block_indices_inputs=False, allow_qq_bias=True)
+    try:
+        paged_attention_transformation(model, use_block_indices_inputs=False, allow_qq_bias=True)
+    except RuntimeError:  # a graph the transformation does not understand: the stateful one runs it
+        return False
     paged = [op for op in model.get_ordered_ops() if op.get_type_name() == "PagedAttentionExtension"]
     if len(paged) != num_layers or any(op.get_type_name() == "ReadValue" for op in model.get_ordered_ops()):
         return False
@@ -73,6 +76,7 @@ class PagedOpenVINOSession(OpenVINOSession):
         self._bound: set[int] = set()  # calibration requests whose caches are bound
         self._num_layers = spec.num_layers  # read before the base class sets self.spec
         super().__init__(model_path, spec, device=device, numerics=numerics, hidden_states=False)
+        self.kv.block_size = _block_size(self.compiled)  # the plugin decides it at compile time
 
     def _read_model(self, hidden_states: bool) -> Any:
         model = super()._read_model(hidden_states)
@@ -87,13 +91,7 @@ class PagedOpenVINOSession(OpenVINOSession):
         return super()._compile(config)
 
     def _make_kv(self) -> PagedKV:
-        return PagedKV(block_size=self._block_size, allocate=self._allocate)
-
-    @property
-    def _block_size(self) -> int:
-        port = next(p for p in self._model.inputs if p.get_any_name() == "value_cache.0")
-        shape = port.get_partial_shape()
-        return shape[2].get_length() if shape[2].is_static else 32  # the CPU plugin's block
+        return PagedKV(block_size=0, allocate=self._allocate)  # block size known once compiled
 
     def _cache_ports(self, compiled: Any) -> list[Any]:
         """The key caches of every layer, then the value caches, as the compiled model sees them."""
@@ -129,13 +127,20 @@ class PagedOpenVINOSession(OpenVINOSession):
             self._bound.add(id(request))
         ids = np.zeros(count, np.int64)
         positions = np.arange(start, start + count, dtype=np.int64)
-        feed = _paged_feed(ids, positions, np.array([count - 1]), start, self.kv.block_size)
+        block = _block_size(request.get_compiled_model())
+        feed = _paged_feed(ids, positions, np.array([count - 1]), start, block)
         feed["qq_bias"], feed["qq_bias_begins"] = NO_TREE
         return feed
 
 
 class NotPageable(Exception):
     """The graph does not convert to PagedAttention (the stateful session takes it instead)."""
+
+
+def _block_size(compiled: Any) -> int:
+    """Tokens per cache block: the value cache is [blocks, kv_heads, block, head_dim (+ scales)]."""
+    port = next(p for p in compiled.inputs if p.get_any_name() == "value_cache.0")
+    return port.get_partial_shape()[2].get_length()
 
 
 def _bind_caches(request: Any, ports: list[Any], blocks: int) -> list[np.ndarray]:
