@@ -26,7 +26,48 @@ import numpy as np
 GROWTH = 128
 
 
-class BufferKV:
+class _Entries:
+    """What every layout counts: committed entries, and the last forward's pending ones.
+
+    keep() here is for layouts where entry i sits in slot i: the kept pending entries move down
+    (`_move`), the rest are forgotten by the length alone.
+    """
+
+    def __init__(self) -> None:
+        self.length = 0  # committed entries
+        self.pending = 0  # entries appended by the last forward, right after the committed ones
+
+    def commit_all(self) -> None:
+        self.length += self.pending
+        self.pending = 0
+
+    def keep(self, indices: list[int] | np.ndarray) -> None:
+        """Keep only these pending entries (indices into the last forward), compacted in order.
+
+        Cost is O(kept entries): the accepted path moves down, the rest is simply forgotten.
+        """
+        idx = _check_keep(indices, self.pending)
+        if not np.array_equal(idx, np.arange(idx.size)):
+            self._move(self.length + idx, self.length + np.arange(idx.size))
+        self.length += idx.size
+        self.pending = 0
+
+    def _move(self, src: np.ndarray, dst: np.ndarray) -> None:
+        """Copy the entries in slots SRC to slots DST (increasing, dst <= src)."""
+        raise NotImplementedError
+
+    def truncate(self, length: int) -> None:
+        """Forget everything from `length` on (pending entries included)."""
+        self.commit_all()
+        _check_truncate(length, self.length)
+        self.length = length
+
+    def reset(self) -> None:
+        self.length = 0
+        self.pending = 0
+
+
+class BufferKV(_Entries):
     """K/V arrays [1, kv_heads, capacity, head_dim] per layer, capacity grown in GROWTH steps.
 
     The whole buffer is what the graph receives as its past (contiguous, so it is wrapped, not
@@ -34,11 +75,10 @@ class BufferKV:
     """
 
     def __init__(self, num_layers: int, kv_heads: int, head_dim: int, dtype: type = np.float32):
+        super().__init__()
         self.num_layers = num_layers
         self.shape = (kv_heads, head_dim)
         self.dtype = dtype
-        self.length = 0  # committed entries, slots [0, length)
-        self.pending = 0  # entries appended by the last forward, slots [length, length+pending)
         self.keys: list[np.ndarray] = []
         self.values: list[np.ndarray] = []
         self._allocate(0)
@@ -79,33 +119,9 @@ class BufferKV:
             buf[:, :, start:end] = new
         self.pending = count
 
-    def commit_all(self) -> None:
-        self.length += self.pending
-        self.pending = 0
-
-    def keep(self, indices: list[int] | np.ndarray) -> None:
-        """Keep only these pending entries (indices into the last forward), compacted in order.
-
-        Cost is O(kept entries): the accepted path moves down, the rest is simply forgotten.
-        """
-        idx = _check_keep(indices, self.pending)
-        if not np.array_equal(idx, np.arange(idx.size)):
-            src = self.length + idx
-            dst = slice(self.length, self.length + idx.size)
-            for buf in self.keys + self.values:
-                buf[:, :, dst] = buf[:, :, src]
-        self.length += idx.size
-        self.pending = 0
-
-    def truncate(self, length: int) -> None:
-        """Forget everything from `length` on (pending entries included)."""
-        self.commit_all()
-        _check_truncate(length, self.length)
-        self.length = length
-
-    def reset(self) -> None:
-        self.length = 0
-        self.pending = 0
+    def _move(self, src: np.ndarray, dst: np.ndarray) -> None:
+        for buf in self.keys + self.values:
+            buf[:, :, dst] = buf[:, :, src]
 
 
 # Allocates the block caches for a number of blocks: one array [blocks, kv_heads, block, dim]
@@ -113,7 +129,7 @@ class BufferKV:
 BlockAllocator = Callable[[int], list[np.ndarray]]
 
 
-class PagedKV:
+class PagedKV(_Entries):
     """Entries 0..length-1 in slots 0..length-1 of block caches [blocks, kv_heads, block, dim].
 
     The graph is told the committed length (its past) and writes the new entries right after
@@ -121,12 +137,11 @@ class PagedKV:
     """
 
     def __init__(self, block_size: int, allocate: BlockAllocator):
+        super().__init__()
         self.block_size = block_size
         self.allocate = allocate
         self.caches: list[np.ndarray] = []
         self.blocks = 0
-        self.length = 0
-        self.pending = 0
 
     def reserve(self, total: int) -> None:
         """Room for TOTAL entries; the caches grow by doubling and keep what they hold."""
@@ -139,49 +154,31 @@ class PagedKV:
             dst[: self.blocks] = src
         self.caches, self.blocks = new, blocks
 
-    def past_slots(self, incoming: int) -> tuple[np.ndarray, np.ndarray]:
-        """Every slot below the committed length is live and holds its own position."""
+    def make_room(self, incoming: int) -> None:
+        """Before a forward: commit the last one's entries, and room for INCOMING more.
+
+        No mask is built: the graph reads the committed length and attends to all of it.
+        """
         self.commit_all()
         self.reserve(self.length + incoming)
-        return np.ones(self.length, dtype=bool), np.arange(self.length)
 
     def add_pending(self, count: int) -> None:
         """Record that the last forward wrote COUNT entries after the committed ones."""
         self.commit_all()
         self.pending = count
 
-    def commit_all(self) -> None:
-        self.length += self.pending
-        self.pending = 0
-
-    def keep(self, indices: list[int] | np.ndarray) -> None:
-        """Keep these pending entries, compacted in order: O(kept entries) row moves."""
-        idx = _check_keep(indices, self.pending)
-        if not np.array_equal(idx, np.arange(idx.size)):
-            src = self.length + idx
-            dst = self.length + np.arange(idx.size)
-            src_block, src_row = np.divmod(src, self.block_size)
-            dst_block, dst_row = np.divmod(dst, self.block_size)
-            for cache in self.caches:
-                cache[dst_block, :, dst_row] = cache[src_block, :, src_row]
-        self.length += idx.size
-        self.pending = 0
-
-    def truncate(self, length: int) -> None:
-        self.commit_all()
-        _check_truncate(length, self.length)
-        self.length = length
-
-    def reset(self) -> None:
-        self.length = 0
-        self.pending = 0
+    def _move(self, src: np.ndarray, dst: np.ndarray) -> None:
+        src_block, src_row = np.divmod(src, self.block_size)
+        dst_block, dst_row = np.divmod(dst, self.block_size)
+        for cache in self.caches:
+            cache[dst_block, :, dst_row] = cache[src_block, :, src_row]
 
 
 # Compacts a plugin-held cache: receives the physical slots to keep, in order.
 Compactor = Callable[[np.ndarray], None]
 
 
-class SlotKV:
+class SlotKV(_Entries):
     """Which physical slots of a plugin-held cache are live, and which position each holds.
 
     Logical entry i is the live slot holding position i (positions of committed entries are
@@ -189,13 +186,12 @@ class SlotKV:
     """
 
     def __init__(self, compact: Compactor, min_dead_to_compact: int = 256):
+        super().__init__()
         self.compact = compact
         self.min_dead = min_dead_to_compact
         self.live = np.zeros(0, dtype=bool)
         self.position = np.zeros(0, dtype=np.int64)
         self.used = 0  # physical slots in the plugin's state
-        self.length = 0
-        self.pending = 0
         self.compactions = 0
 
     @property
@@ -224,11 +220,8 @@ class SlotKV:
         self.used += count
         self.pending = count
 
-    def commit_all(self) -> None:
-        self.length += self.pending
-        self.pending = 0
-
     def keep(self, indices: list[int] | np.ndarray) -> None:
+        """Keep these pending entries: the rest become dead slots (nothing moves in the plugin)."""
         idx = _check_keep(indices, self.pending)
         start = self.used - self.pending
         block = slice(start, self.used)
@@ -244,13 +237,12 @@ class SlotKV:
         self.pending = 0
 
     def truncate(self, length: int) -> None:
-        self.commit_all()
-        _check_truncate(length, self.length)
+        super().truncate(length)
         self.live[: self.used] &= self.position[: self.used] < length
-        self.length = length
 
     def reset(self) -> None:
-        self.used = self.length = self.pending = 0
+        super().reset()
+        self.used = 0
 
     def _compact(self) -> None:
         """Drop dead slots from the plugin's state: one gather, O(cache), done rarely."""

@@ -137,7 +137,7 @@ class OpenVINOSession(TargetSession):
         The candidates take turns round by round, so a noisy moment on a shared machine hits them
         alike instead of deciding the choice.
         """
-        requests = {name: model.create_infer_request() for name, model in compiled.items()}
+        requests = {name: self._calibration_request(model) for name, model in compiled.items()}
         best = {name: [float("inf"), float("inf")] for name in compiled}
 
         def timed(request: Any, count: int, start: int) -> float:
@@ -153,6 +153,10 @@ class OpenVINOSession(TargetSession):
                 for i in range(steps):
                     best[name][1] = min(best[name][1], timed(request, 1, CALIBRATION_PROMPT + i))
         return {name: (pre, step) for name, (pre, step) in best.items()}
+
+    def _calibration_request(self, compiled: Any) -> Any:
+        """A request of a candidate COMPILED model, ready for _calibration_feed."""
+        return compiled.create_infer_request()
 
     def _calibration_feed(self, request: Any, count: int, start: int) -> dict:
         """Inputs for COUNT causal tokens after START committed ones, on a calibration REQUEST."""

@@ -73,7 +73,6 @@ class PagedOpenVINOSession(OpenVINOSession):
     kv_layout = "paged"
 
     def __init__(self, model_path: Path, spec: TargetSpec, device: str = "CPU", numerics: str = "auto"):
-        self._bound: set[int] = set()  # calibration requests whose caches are bound
         self._num_layers = spec.num_layers  # read before the base class sets self.spec
         super().__init__(model_path, spec, device=device, numerics=numerics, hidden_states=False)
         self.kv.block_size = _block_size(self.compiled)  # the plugin decides it at compile time
@@ -105,7 +104,7 @@ class PagedOpenVINOSession(OpenVINOSession):
 
     def _masks(self, positions: np.ndarray, tree_mask: np.ndarray) -> tuple[np.ndarray, None]:
         """No attention mask: PagedAttention reads the past length; the tree goes in as is."""
-        self.kv.past_slots(positions.size)  # commits the last forward and makes room
+        self.kv.make_room(positions.size)
         return tree_mask, None
 
     def _run(self, input_ids, position_ids, logit_rows, mask, sliding):  # noqa: ANN001, ANN202
@@ -121,10 +120,12 @@ class PagedOpenVINOSession(OpenVINOSession):
     def reset(self) -> None:
         self.kv.reset()
 
+    def _calibration_request(self, compiled: Any) -> Any:
+        request = compiled.create_infer_request()
+        _bind_caches(request, self._cache_ports(compiled), 64)  # room for the calibration turn
+        return request
+
     def _calibration_feed(self, request: Any, count: int, start: int) -> dict:
-        if id(request) not in self._bound:
-            _bind_caches(request, self._cache_ports(request.get_compiled_model()), 64)
-            self._bound.add(id(request))
         ids = np.zeros(count, np.int64)
         positions = np.arange(start, start + count, dtype=np.int64)
         block = _block_size(request.get_compiled_model())

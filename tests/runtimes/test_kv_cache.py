@@ -141,7 +141,7 @@ def test_paged_operations_match_a_list(ops) -> None:  # noqa: ANN001
     counter = 0
     for kind, amount, data in ops:
         if kind == "append_keep":
-            cache.past_slots(amount)  # what the session asks before a forward: room included
+            cache.make_room(amount)  # what the session asks before a forward
             new_ids = np.arange(counter, counter + amount, dtype=np.float32)
             slots = cache.length + np.arange(amount)
             for i, array in enumerate(cache.caches):
