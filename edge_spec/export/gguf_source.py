@@ -14,17 +14,14 @@ Every refusal is one ExportError line naming the file and what to do.
 from __future__ import annotations
 
 import contextlib
-import functools
-import importlib
 import json
 import logging
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edge_spec.errors import ExportError
+from edge_spec.export.quiet_libraries import quiet_transformers
 
 log = logging.getLogger(__name__)
 
@@ -552,45 +549,6 @@ def _plain_model(path: Path, loaded):  # noqa: ANN001, ANN202
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """No progress bars or info chatter from transformers: edge-spec reports its own stages."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:
-        yield
-        return
-    bars = hf_logging.is_progress_bar_enabled()
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        # The GGUF loader draws its own tqdm bar, which the switch above does not reach.
-        with bar_disabled("transformers.modeling_gguf_pytorch_utils", "tqdm"):
-            yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-@contextlib.contextmanager
-def bar_disabled(module_name: str, factory: str) -> Iterator[None]:
-    """Within the block, MODULE_NAME's progress-bar FACTORY (tqdm, rich track) draws nothing."""
-    module = sys.modules.get(module_name)
-    if module is None:
-        with contextlib.suppress(ImportError):
-            module = importlib.import_module(module_name)
-    bar = getattr(module, factory, None)
-    if bar is not None:
-        setattr(module, factory, functools.partial(bar, disable=True))
-    try:
-        yield
-    finally:
-        if bar is not None:
-            setattr(module, factory, bar)
 
 
 def _architecture_of(model) -> str:  # noqa: ANN001

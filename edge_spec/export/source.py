@@ -75,7 +75,7 @@ def load_torch_model(source: SourceModel, trust_remote_code: bool = False):  # n
     import torch
     from transformers import AutoModelForCausalLM
 
-    from edge_spec.export.gguf_source import quiet_transformers
+    from edge_spec.export.quiet_libraries import quiet_transformers
 
     try:
         with quiet_transformers():  # its loading bars and notices would cut into our progress display

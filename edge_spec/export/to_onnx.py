@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from edge_spec.export.gguf_source import quiet_transformers
+from edge_spec.export.quiet_libraries import quiet_transformers
 from edge_spec.export.spec_graph import SpecLayoutModule, example_inputs
 
 log = logging.getLogger(__name__)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
 from edge_spec.export.architectures import kv_shape
+from edge_spec.export.quiet_libraries import quiet_nncf, quiet_transformers
 from edge_spec.export.spec_graph import SpecLayoutModule, example_inputs
 
 log = logging.getLogger(__name__)
@@ -33,8 +32,6 @@ def export_openvino(wrapper: SpecLayoutModule, weights: str, out_dir: Path) -> l
     io = wrapper.io
     if io.kv_output != "present":
         raise ValueError("the OpenVINO export needs a wrapper with kv_output='present'")
-    from edge_spec.export.gguf_source import quiet_transformers
-
     with torch.no_grad(), quiet_transformers():  # tracing wakes transformers' one-time notices
         model = ov.convert_model(wrapper, example_input=example_inputs(wrapper))
     _name_ports(model, io.inputs, io.outputs)
@@ -119,26 +116,9 @@ def compress(model, weights: str):  # noqa: ANN001, ANN201
         return model
     import nncf
 
-    with _quiet_nncf():
+    with quiet_nncf():
         if weights == "int8":
             return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
         if weights == "int4":
             return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT4_ASYM, group_size=64, ratio=1.0)
     raise ValueError(f"unknown weight format {weights!r}")
-
-
-@contextlib.contextmanager
-def _quiet_nncf() -> Iterator[None]:
-    """NNCF's bit-width table and progress bar, kept off the terminal: the exporter reports stages."""
-    import nncf
-    from nncf.common.logging import nncf_logger
-
-    from edge_spec.export.gguf_source import bar_disabled
-
-    level = nncf_logger.level
-    nncf.set_log_level(logging.ERROR)
-    try:
-        with bar_disabled("nncf.quantization.algorithms.weight_compression.algorithm", "track"):
-            yield
-    finally:
-        nncf.set_log_level(level)
