@@ -13,6 +13,13 @@ The estimates can still be wrong where it matters most, on text where little is 
 verify pass costs more in situ than the cached curve says. So the planned tree is gated by
 what happened (throughput_gate.py): per band of expected accepted tokens, steps that verified
 the tree are timed against steps that verified the root alone, and the band's faster way wins.
+
+Where a pass over another T than the last pass's costs extra (VerifyCost.switch_s: the OpenVINO
+CPU plugin infers every shape again), a plan of another size pays half that extra (the new size
+usually holds for the next steps, which then pay none), and a smaller plan may instead be padded
+to the last pass's rows when that is cheaper: `pass_rows` tells the loop how many rows to run.
+Padding is renting, switching is buying (ski rental): once the pads' extra seconds since the
+last unpadded pass add up to one switch, the next small plan switches down instead.
 """
 
 from __future__ import annotations
@@ -27,14 +34,19 @@ from edge_spec.engine.tree import ROOT, CandidateTree
 
 # bands of a planned tree's expected accepted tokens, each gated on its own
 GAIN_BANDS = np.array([0.25, 0.5, 1.0, 2.0])
+# share of a size switch charged to the step that makes it: with the whole of it, a pass padded
+# to the last size always beats a switch back to one token, and the pads would never stop
+SWITCH_SHARE = 0.5
 
 
 @dataclass
 class VerifyCost:
-    """t(T): seconds for one pass over T new tokens, interpolated between measured sizes."""
+    """t(T): seconds for one pass over T new tokens, interpolated between measured sizes, when
+    the pass before had the same T; switch_s: the extra a pass pays when it did not."""
 
     sizes: list[int]
     seconds: list[float]
+    switch_s: float = 0.0
 
     def __call__(self, count: int | np.ndarray) -> np.ndarray:
         return np.interp(count, self.sizes, self.seconds)
@@ -79,15 +91,23 @@ class DraftPlanner:
         self.gate = ThroughputGate() if gated else None
         self._gated: tuple[int, bool] | None = None  # this step's (gain band, tree verified)
         self._priors = np.zeros(0)
+        self.pass_rows = 1  # rows of the coming verify pass: root, planned nodes, pads
+        self._last_rows: int | None = None  # rows of the pass before (None: unknown)
+        self._pad_seconds = 0.0  # what pads have cost since the last pass without them
 
     def new_request(self) -> None:
-        """Halve what was learned so far: a tier that failed on one prompt can recover on the next."""
+        """Halve what was learned so far: a tier that failed on one prompt can recover on the next.
+
+        The prefill in between ran another shape, so the next pass switches whatever its size.
+        """
         self.calibration.fade(0.5)
+        self._last_rows = None
+        self._pad_seconds = 0.0
 
     def plan(self, tree: CandidateTree) -> CandidateTree:
-        """The best prefix (by acceptance chance) of TREE; with calibrated probs set."""
+        """The best prefix (by acceptance chance) of TREE, with calibrated probs set; sets pass_rows."""
         if len(tree) == 0:
-            return tree
+            return self._settle(tree)
         depths = tree.depths
         conditional = np.array(
             [min(1.0, p * self.calibration.factor(s, d)) for p, s, d in zip(tree.probs, tree.sources, depths)]
@@ -96,19 +116,40 @@ class DraftPlanner:
         chance = tree.path_probability()
         order = np.lexsort((np.arange(len(tree)), -chance))[: self.max_nodes]
         gain = 1.0 + np.concatenate([[0.0], np.cumsum(chance[order])])
-        time = self.cost(np.arange(1, order.size + 2)) + self.overhead_s
+        _, time = self._passes(np.arange(order.size + 1))
         best = int(np.argmax(gain / time))
         if not best:
-            return CandidateTree()
+            return self._settle(CandidateTree())
         if self.gate is not None:
             band = int(np.searchsorted(GAIN_BANDS, gain[best] - 1.0, side="right"))
             verify = self.gate.choose(band)
             self._gated = (band, verify)
             if not verify:
-                return CandidateTree()
+                return self._settle(CandidateTree())
         kept = np.sort(order[:best])
         planned = tree.subtree(kept)
         self._priors = raw[kept]  # observe() calibrates against the drafter's own guesses
+        return self._settle(planned)
+
+    def _passes(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each count of NODES: the rows of the cheapest pass verifying them, and its seconds."""
+        rows = nodes + 1
+        seconds = self.cost(rows)
+        last, switch = self._last_rows, self.cost.switch_s
+        if last is not None and switch > 0.0:
+            seconds = seconds + np.where(rows != last, SWITCH_SHARE * switch, 0.0)
+            rent = self._pad_seconds + self.cost(last) - self.cost(rows)
+            padded = (rows < last) & (self.cost(last) < seconds) & (rent <= switch)
+            rows = np.where(padded, last, rows)
+            seconds = np.where(padded, self.cost(last), seconds)
+        return rows, seconds + self.overhead_s
+
+    def _settle(self, planned: CandidateTree) -> CandidateTree:
+        """Fix the coming pass's rows for PLANNED; return it."""
+        rows = int(self._passes(np.array([len(planned)]))[0][0])
+        pads = rows - len(planned) - 1
+        self._pad_seconds = self._pad_seconds + float(self.cost(rows) - self.cost(rows - pads)) if pads else 0.0
+        self.pass_rows = self._last_rows = rows
         return planned
 
     def observe(self, tree: CandidateTree, path: list[int]) -> None:

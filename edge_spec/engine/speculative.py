@@ -87,11 +87,15 @@ def speculative_decode(
         step_draft_s = time.perf_counter() - step_start
         draft_s += step_draft_s
 
-        # verify: the root and every node in one pass; a node sits one position below its parent
+        # verify: the root and every node in one pass; a node sits one position below its parent.
+        # Pads (seen by no node, never kept) fill the pass to the planner's rows: on some
+        # backends a pass of the same size as the last is much cheaper (planner.py).
         depths = tree.depths
-        positions = session.length + np.concatenate([[0], depths])
-        feed = np.concatenate([[root], tree.tokens])
-        logits = session.forward(feed, positions, tree.attention()).logits
+        pads = planner.pass_rows - len(tree) - 1
+        positions = session.length + np.concatenate([[0], depths, np.zeros(pads, dtype=np.int64)])
+        feed = np.concatenate([[root], tree.tokens, np.full(pads, root)])
+        rows = np.arange(len(tree) + 1)
+        logits = session.forward(feed, positions, tree.attention(pads), logit_rows=rows).logits
         verdict = verify_greedy(tree, np.argmax(logits, axis=-1))
 
         # keep: the root's and the accepted nodes' K/V, compacted in order

@@ -77,15 +77,15 @@ class CandidateTree:
             node = int(self.parents[node])
         return path[::-1]
 
-    def attention(self) -> np.ndarray:
-        """[N+1, N+1] bool over [root, nodes...]: True where row may attend to column.
+    def attention(self, pads: int = 0) -> np.ndarray:
+        """[N+1+pads, N+1+pads] bool over [root, nodes..., pads...]: True where row may attend to column.
 
-        Each node sees the root, its ancestors and itself; siblings never see each other.
+        Each node sees the root, its ancestors and itself; siblings never see each other. A pad
+        row (filler that holds a pass at a fixed size) sees only itself, and no row sees it.
         """
-        count = self.tokens.size + 1
-        allowed = np.zeros((count, count), dtype=bool)
-        allowed[:, 0] = True
-        allowed[0, 0] = True
+        count = self.tokens.size + 1 + pads
+        allowed = np.eye(count, dtype=bool)
+        allowed[: self.tokens.size + 1, 0] = True
         for i, parent in enumerate(self.parents):
             row = i + 1
             if parent != ROOT:

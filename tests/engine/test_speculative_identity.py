@@ -114,3 +114,35 @@ def test_forced_rejection_does_not_leak(zoo, backend) -> None:  # noqa: ANN001
     if hasattr(kv, "used"):  # OpenVINO: dead slots are compacted away, not accumulated
         assert kv.compactions > 0
         assert kv.used - kv.length <= max(kv.min_dead, kv.length) + 9
+
+
+class ShrinkingDrafter(ScriptedDrafter):
+    """The scripted drafter with a draft length that changes every step (6, 1, 3, 0, ...)."""
+
+    DEPTHS = (6, 1, 3, 0)
+
+    def propose(self, budget: DraftBudget) -> CandidateTree:
+        self.depth = self.DEPTHS[len(self.history) % len(self.DEPTHS)]
+        return super().propose(budget)
+
+
+def test_padded_passes_equal_plain(zoo, backend) -> None:  # noqa: ANN001
+    """Where a switch of size costs extra, smaller trees run padded to the last pass's size:
+    the pads change no token, and none of their K/V stays."""
+    pipe = Pipeline.load(zoo.bundle("llama"), backend=backend, exact=True)
+    ids = pipe.encode("def fibonacci(n):\n    ")
+    want = pipe.generate(ids, max_new_tokens=NEW, config=None).tokens
+    drafter = ShrinkingDrafter(want, len(ids), right=2, depth=6, vocab=pipe.session.vocab_size)
+    sticky = VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0], switch_s=1.0)  # pads are free, switches not
+    sizes = []
+    forward = pipe.session.forward
+    pipe.session.forward = lambda tokens, *args, **kwargs: sizes.append(len(tokens)) or forward(tokens, *args, **kwargs)
+    pipe.session.reset()
+    got = speculative_decode(
+        pipe.session, drafter, DraftPlanner(sticky, gated=False), ids, StopRule(max_new_tokens=NEW)
+    )
+    assert got.tokens == want
+    assert pipe.session.length == len(ids) + NEW - 1
+    first = sizes.index(7, 1)  # the first 6-node tree (7 rows with its root)
+    assert set(sizes[first:]) == {7}, f"later passes were not all padded to 7 rows: {sizes}"
+    assert got.stats.drafted_tokens < 6 * (len(sizes) - first), "no step drafted fewer than 6 nodes"
