@@ -320,6 +320,12 @@ def bench(
     genai_model: Annotated[
         Path | None, typer.Option(help="The HF model (or GenAI export) for --compare genai; default: the source.")
     ] = None,
+    genai_f32: Annotated[
+        bool,
+        typer.Option(
+            "--genai-f32", help="With --compare genai: GenAI at f32 compute too (its int4/int8 steps can be faster)."
+        ),
+    ] = False,
     ngram_db: Annotated[
         Path | None, typer.Option(help="Static n-gram DB (`edge-spec ngram build`); default: BUNDLE/ngram/static.esng.")
     ] = None,
@@ -347,6 +353,8 @@ def bench(
 
     if compare not in (None, "genai"):
         raise EdgeSpecError(f"--compare {compare}: unknown; the only comparison is genai")
+    if genai_f32 and compare != "genai":
+        raise EdgeSpecError("--genai-f32 adds GenAI modes: use it with --compare genai")
     config = BenchConfig(
         bundle=bundle,
         prompts_file=prompts,
@@ -361,6 +369,7 @@ def bench(
         ignore_eos=ignore_eos,
         compare_genai=compare == "genai",
         genai_model=genai_model,
+        genai_f32=genai_f32,
         ngram_db=ngram_db,
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -388,15 +388,18 @@ def _target_forwards(result: Any) -> int:
 
 
 class GenAIMode:
-    """One GenAI pipeline as a bench mode; its tokens are checked against genai-plain's."""
+    """One GenAI pipeline as a bench mode; its tokens are checked against its plain twin's
+    (genai-plain, or genai-plain-f32 for the f32 modes of --genai-f32)."""
 
     runtime = "genai"
-    reference = "genai-plain"
 
-    def __init__(self, runner: GenAIRunner, kind: str, settings: dict[str, Any], numerics: str) -> None:
+    def __init__(
+        self, runner: GenAIRunner, kind: str, settings: dict[str, Any], numerics: str, suffix: str = ""
+    ) -> None:
         self.runner = runner
         self.kind = kind
-        self.name = f"genai-{kind}"
+        self.name = f"genai-{kind}{suffix}"
+        self.reference = f"genai-plain{suffix}"
         self.numerics = numerics
         self.settings = settings
         self._options = {k: settings[k] for k in ("num_assistant_tokens", "max_ngram_size") if k in settings}
@@ -463,6 +466,8 @@ def build_genai_modes(
     The model is the bundle's source (or config.genai_model: an HF directory, or a folder that
     already is a GenAI export), exported once at the bundle's weight format into
     cache_dir()/genai/. Its precision follows edge-spec's numerics (f32 when edge-spec is f32).
+    With config.genai_f32, genai-plain-f32 and genai-lookup-f32 run too: with int4 or int8
+    weights GenAI's f32 step can beat its default one, and "GenAI's fastest" must include them.
     """
     from edge_spec.bundle import cache_dir
 
@@ -506,6 +511,14 @@ def build_genai_modes(
         k, sweep = _draft_sweep(runner_draft, prompt_ids[:SWEEP_PROMPTS], warm_ids, config)
         settings = base | {"draft_dir": str(draft_dir), "num_assistant_tokens": k, "sweep": sweep}
         modes.append(GenAIMode(runner_draft, "draft", settings, precision))
+    if config.genai_f32 and precision != "f32":
+        runner_f32 = GenAIRunner(model_dir, "f32", device=config.device)
+        base_f32 = base | {"precision": "f32", "properties": {}}
+        modes.append(GenAIMode(runner_f32, "plain", base_f32, "f32", suffix="-f32"))
+        progress(0, total, "tuning GenAI prompt lookup at f32")
+        k, g, sweep = _lookup_sweep(runner_f32, prompt_ids[:SWEEP_PROMPTS], warm_ids, config)
+        lookup = base_f32 | {"num_assistant_tokens": k, "max_ngram_size": g, "sweep": sweep}
+        modes.append(GenAIMode(runner_f32, "lookup", lookup, "f32", suffix="-f32"))
     return modes
 
 

@@ -81,8 +81,9 @@ class EdgeSpecMode:
     while it is timed: that is an np.partition over the vocabulary per token, about 0.1 ms
     (0.3% of a decode step of the bench target), cheaper than a second, untimed plain run.
 
-    The n-gram drafter's model database is opened read-only (learn=False): learning from one
-    prompt's output would speed up its next repeat, and no bench prompt may fill a database.
+    The n-gram drafter runs without a model database: learning from one prompt's output would
+    speed up its next repeat, no bench prompt may fill a database, and one left next to the bundle
+    by earlier use could hold earlier bench outputs.
     """
 
     runtime = "edge-spec"
@@ -94,7 +95,14 @@ class EdgeSpecMode:
         from edge_spec.pipeline import Pipeline
 
         self.pipe = Pipeline.load(
-            bundle, backend=backend, device=device, drafter=drafter, exact=exact, static_db=static_db, learn=False
+            bundle,
+            backend=backend,
+            device=device,
+            drafter=drafter,
+            exact=exact,
+            static_db=static_db,
+            model_db=None,
+            learn=False,
         )
         self.name = drafter
         self.numerics = self.pipe.session.numerics

@@ -44,6 +44,7 @@ class BenchConfig:
     ignore_eos: bool = False
     compare_genai: bool = False
     genai_model: Path | None = None
+    genai_f32: bool = False  # also GenAI at f32 compute (plain and prompt lookup)
     ngram_db: Path | None = None  # the static n-gram DB (default: the bundle's, if it has one)
 
     def __post_init__(self) -> None:
@@ -76,6 +77,7 @@ class BenchConfig:
             "device": self.device,
             "ignore_eos": self.ignore_eos,
             "compare_genai": self.compare_genai,
+            "genai_f32": self.genai_f32,
         }
 
 

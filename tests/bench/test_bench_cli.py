@@ -142,3 +142,12 @@ def test_unknown_prompt_format_is_one_line(zoo, tmp_path: Path) -> None:  # noqa
     assert proc.returncode == 2 and "Traceback" not in stderr, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "odd.jsonl" in lines[0] and "unknown prompt format" in lines[0], stderr
+
+
+def test_genai_f32_needs_compare_genai(zoo, tmp_path: Path) -> None:  # noqa: ANN001
+    prompts = write_prompts(tmp_path / "code.jsonl", FORMATS["edge-spec"][1])
+    proc = run_cli("bench", str(zoo.bundle("llama")), "--prompts", str(prompts), "--genai-f32")
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 2 and "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--compare genai" in lines[0], stderr
