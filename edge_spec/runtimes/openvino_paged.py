@@ -76,6 +76,7 @@ class PagedOpenVINOSession(OpenVINOSession):
         self._num_layers = spec.num_layers  # read before the base class sets self.spec
         super().__init__(model_path, spec, device=device, numerics=numerics, hidden_states=False)
         self.kv.block_size = _block_size(self.compiled)  # the plugin decides it at compile time
+        self._inputs = BoundInputs(self.request)
 
     def _read_model(self, hidden_states: bool) -> Any:
         model = super()._read_model(hidden_states)
@@ -113,9 +114,11 @@ class PagedOpenVINOSession(OpenVINOSession):
         ids, positions = input_ids.reshape(-1), position_ids.reshape(-1)
         feed = _paged_feed(ids, positions, logit_rows, self.kv.length, self.kv.block_size)
         feed["qq_bias"], feed["qq_bias_begins"] = NO_TREE if causal else _tree_bias(mask)
-        result = self.request.infer(feed, share_inputs=True, share_outputs=True)
+        for name, values in feed.items():
+            self._inputs.write(name, values)
+        self.request.infer()
         self.kv.add_pending(count)
-        return np.array(result[0]), {}
+        return np.array(self.request.get_output_tensor(0).data), {}
 
     def reset(self) -> None:
         self.kv.reset()
@@ -132,6 +135,29 @@ class PagedOpenVINOSession(OpenVINOSession):
         feed = _paged_feed(ids, positions, np.array([count - 1]), start, block)
         feed["qq_bias"], feed["qq_bias_begins"] = NO_TREE
         return feed
+
+
+class BoundInputs:
+    """The request's input tensors, written in place while their shapes hold.
+
+    A feed dict makes OpenVINO's Python layer wrap and check ten arrays per call: 0.25 ms of an
+    11 ms SmolLM2 step on a 2-core EPYC, which writing into tensors set once saves.
+    """
+
+    def __init__(self, request: Any):
+        self.request = request
+        self.views: dict[str, np.ndarray] = {}
+
+    def write(self, name: str, values: np.ndarray) -> None:
+        view = self.views.get(name)
+        if view is not None and view.shape == values.shape:
+            view[...] = values
+            return
+        import openvino as ov
+
+        tensor = ov.Tensor(np.array(values))  # its own copy: the caller's array may change
+        self.request.set_tensor(name, tensor)
+        self.views[name] = tensor.data
 
 
 class NotPageable(Exception):
