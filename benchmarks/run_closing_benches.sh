@@ -24,5 +24,5 @@ run() {  # name bundle-weights prompts limit [extra...]
 run code_default fp16 "$SHARED/bench/prompts/code.jsonl" 20
 run spec_bench_default fp16 "$SHARED/bench/spec_bench_question.jsonl" 3
 run code_exact fp16 "$SHARED/bench/prompts/code.jsonl" 10 --exact
-run code_int4_default int4 "$SHARED/bench/prompts/code.jsonl" 10
+run code_int4_default int4 "$SHARED/bench/prompts/code.jsonl" 10 --genai-f32
 run humaneval_default fp16 "$SHARED/bench/HumanEval.jsonl.gz" 40
