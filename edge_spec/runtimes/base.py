@@ -70,8 +70,6 @@ class TargetSession(ABC):
         if positions is None:
             positions = np.arange(self.kv.length, self.kv.length + count, dtype=np.int64)
         positions = np.asarray(positions, dtype=np.int64).reshape(-1)
-        if tree_mask is None:
-            tree_mask = np.tril(np.ones((count, count), dtype=bool))
         rows = np.arange(count) if logit_rows is None else np.asarray(logit_rows, dtype=np.int64).reshape(-1)
         mask, sliding = self._masks(positions, tree_mask)
         start = time.perf_counter()
@@ -81,8 +79,11 @@ class TargetSession(ABC):
         self.tokens_processed += count
         return ForwardResult(logits=logits[0], hidden={k: v[0] for k, v in hidden.items()})
 
-    def _masks(self, positions: np.ndarray, tree_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """The graph's attention mask(s) over past slots and new tokens (see additive_mask)."""
+    def _masks(self, positions: np.ndarray, tree_mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The graph's attention mask(s) over past slots and new tokens (see additive_mask);
+        TREE_MASK None: causal."""
+        if tree_mask is None:
+            tree_mask = np.tril(np.ones((positions.size, positions.size), dtype=bool))
         live, slot_pos = self.kv.past_slots(positions.size)
         window = self.spec.sliding_window
         if window and self.two_masks:

@@ -103,14 +103,14 @@ class PagedOpenVINOSession(OpenVINOSession):
         """Fresh caches of BLOCKS blocks, bound to the request; views of them for PagedKV."""
         return _bind_caches(self.request, self._cache_ports(self.compiled), blocks)
 
-    def _masks(self, positions: np.ndarray, tree_mask: np.ndarray) -> tuple[np.ndarray, None]:
-        """No attention mask: PagedAttention reads the past length; the tree goes in as is."""
+    def _masks(self, positions: np.ndarray, tree_mask: np.ndarray | None) -> tuple[np.ndarray | None, None]:
+        """No attention mask: PagedAttention reads the past length; the tree (None: causal) as is."""
         self.kv.make_room(positions.size)
         return tree_mask, None
 
     def _run(self, input_ids, position_ids, logit_rows, mask, sliding):  # noqa: ANN001, ANN202
         count = input_ids.size
-        causal = bool(np.array_equal(mask, np.tril(np.ones_like(mask))))
+        causal = mask is None or bool(np.array_equal(mask, np.tril(np.ones_like(mask))))
         ids, positions = input_ids.reshape(-1), position_ids.reshape(-1)
         feed = _paged_feed(ids, positions, logit_rows, self.kv.length, self.kv.block_size)
         feed["qq_bias"], feed["qq_bias_begins"] = NO_TREE if causal else _tree_bias(mask)
