@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 SHARED=${EDGE_SPEC_SHARED:-../shared}
 MODELS=${EDGE_SPEC_BENCH_MODELS:-$HOME/.cache/edge-spec-bench/models}
 DB=${EDGE_SPEC_STATIC_DB:-$HOME/.cache/edge-spec-bench/ngram/stdlib-smollm2.esng}
-OUT=benchmarks/results
+OUT=${EDGE_SPEC_BENCH_OUT:-benchmarks/results}  # a fresh folder per machine: existing runs are skipped
+mkdir -p "$OUT"
 TARGET=$(python "$SHARED/bench/get_target.py" | tail -1)
 [ -f "$DB" ] || edge-spec ngram build "$SHARED/bench/tokenizer" --python-stdlib -o "$DB"
 for weights in fp16 int4; do

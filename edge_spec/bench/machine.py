@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 CPUINFO = Path("/proc/cpuinfo")
+PROC_STAT = Path("/proc/stat")
 
 
 def cpu_description() -> dict[str, Any]:
@@ -69,3 +70,35 @@ def peak_rss_mib() -> float:
         return getattr(info, "peak_wset", info.rss) / 2**20
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # macOS: bytes, Linux: KiB
+
+
+def parse_cpu_times(stat_text: str) -> tuple[int, int] | None:
+    """(steal, total) clock ticks of all CPUs from /proc/stat's "cpu" line; None without one.
+
+    Steal is the time a virtual CPU was ready to run while the hypervisor ran another guest: on
+    a shared cloud VM it comes in bursts that can slow a generation 2-3x for a minute (seen on a
+    2-core Xeon VM: 30-44% stolen while a bench ran), far beyond any speedup being measured.
+    """
+    for line in stat_text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "cpu":
+            ticks = [int(v) for v in fields[1:]]
+            # user nice system idle iowait irq softirq steal [guest guest_nice, inside user/nice]
+            total = sum(ticks[:8])
+            return (ticks[7] if len(ticks) > 7 else 0), total
+    return None
+
+
+def cpu_times() -> tuple[int, int] | None:
+    """This machine's (steal, total) CPU ticks so far; None where /proc/stat is absent."""
+    try:
+        return parse_cpu_times(PROC_STAT.read_text())
+    except OSError:
+        return None
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float:
+    """The share of CPU time stolen between two cpu_times() readings (0.0 when unknown)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return 0.0
+    return max(0.0, (after[0] - before[0]) / (after[1] - before[1]))

@@ -24,6 +24,7 @@ class RunRecord:
     margins / top1_logits: plain decoding's top-1 minus top-2 logit and top-1 logit per emitted
     position (the near-tie audit needs them); None for modes that do not record them.
     accepted_per_depth: the engine's acceptance rate per draft-tree depth ([] for plain).
+    steal: the share of CPU time the hypervisor gave other guests during the run (0: none or unknown).
     target_forwards: 0 when the runtime does not report it (then tau is the runtime's own, or 0).
     """
 
@@ -40,6 +41,7 @@ class RunRecord:
     accepted_per_depth: list[float] = field(default_factory=list)
     margins: list[float] | None = None
     top1_logits: list[float] | None = None
+    steal: float = 0.0
 
     @property
     def new_tokens(self) -> int:
@@ -59,6 +61,7 @@ class RunRecord:
             "accepted_per_depth": self.accepted_per_depth,
             "stop_reason": self.stop_reason,
             "numerics": self.numerics,
+            "steal": self.steal,
         }
 
 

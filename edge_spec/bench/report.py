@@ -21,6 +21,7 @@ from edge_spec.bench.runner import BenchResult, PromptResult
 from edge_spec.bundle import atomic_write_text
 
 SCHEMA_VERSION = 1
+STEAL_SHOWN = 0.005  # the table gets a steal column once any row lost half a percent to other VMs
 
 
 def _mean(values: list[float]) -> float:
@@ -71,6 +72,7 @@ def summary_rows(result: BenchResult) -> list[dict[str, Any]]:
                     "mismatches": statuses.count(MISMATCH),
                     "peak_rss_mib": mode.peak_rss_mib,
                     "numerics": mode.numerics,
+                    "steal": _mean([r.steal for r in records]),
                 }
             )
     order = {m.name: i for i, m in enumerate(result.modes)}
@@ -115,6 +117,7 @@ def report_dict(result: BenchResult) -> dict[str, Any]:
         "summary": summary_rows(result),
         "prompts": [_prompt_entry(p) for p in result.prompts],
         "skipped": result.skipped,
+        "steal_reruns": result.steal_reruns,
     }
 
 
@@ -142,11 +145,12 @@ def summary_table(rows: list[dict[str, Any]], title: str = ""):  # noqa: ANN201
     from rich.table import Table
 
     show_vs_plain = any(r["runtime"] != "edge-spec" for r in rows)
+    show_steal = any(r.get("steal", 0.0) >= STEAL_SHOWN for r in rows)
     table = Table(title=title or None, title_justify="left")
     table.add_column("mode", no_wrap=True)
     table.add_column("category", no_wrap=True)
     numeric = ["tok/s", "decode\ntok/s", "speedup", *(["vs\nnone"] if show_vs_plain else []), "tau"]
-    numeric += ["identical/\nnear-tie/\nmismatch", "TTFT\nms", "TPOT\nms"]
+    numeric += ["identical/\nnear-tie/\nmismatch", "TTFT\nms", "TPOT\nms", *(["steal\n%"] if show_steal else [])]
     for header in numeric:
         table.add_column(header, justify="right", no_wrap=True)
     previous = None
@@ -161,6 +165,8 @@ def summary_table(rows: list[dict[str, Any]], title: str = ""):  # noqa: ANN201
         if show_vs_plain:
             cells.append(f"{_num(r['speedup_vs_plain'], 2)}x")
         cells += [_num(r["tau"], 2), audit, _num(r["ttft_s"] * 1000, 0), _num(r["tpot_s"] * 1000, 1)]
+        if show_steal:
+            cells.append(_num(r["steal"] * 100, 1))
         table.add_row(*cells)
     return table
 
