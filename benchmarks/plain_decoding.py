@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_spec.bench.genai import GenAIRunner, export_genai_model
+from edge_spec.bench.machine import cpu_times, steal_share
 
 HERE = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("EDGE_SPEC_SHARED", HERE.parents[1] / "shared"))
@@ -110,6 +111,24 @@ class GenAIPlain:
         return {"tokens": out["tokens"], "wall_s": out["seconds"], "ttft_s": out["ttft_s"]}
 
 
+def least_stolen_run(mode: Mode, ids: list[int], max_new: int, max_steal: float, retries: int = 3) -> dict:
+    """A generation, run again (up to RETRIES times, after a pause) while a VM's hypervisor took
+    more than MAX_STEAL of the CPU time: the least-stolen run is kept (as `edge-spec bench` does)."""
+    best = None
+    for attempt in range(retries + 1):
+        if attempt:
+            log.info("%s: %.0f%% of CPU time stolen; measuring again", mode.name, best["steal"] * 100)
+            time.sleep(2.0 * attempt)
+        before = cpu_times()
+        result = mode.runner.run(ids, max_new)
+        result["steal"] = steal_share(before, cpu_times())
+        if best is None or result["steal"] < best["steal"]:
+            best = result
+        if best["steal"] <= max_steal:
+            break
+    return best
+
+
 def summarize(mode: Mode) -> dict:
     e2e = [len(r["tokens"]) / r["wall_s"] for r in mode.results]
     dec = [(len(r["tokens"]) - 1) / (r["wall_s"] - r["ttft_s"]) for r in mode.results]
@@ -124,6 +143,7 @@ def summarize(mode: Mode) -> dict:
         "decode_tokens_per_s": float(np.mean(dec)),
         "ttft_s": float(np.mean([r["ttft_s"] for r in mode.results])),
         "prompts": len(mode.results),
+        "steal": float(np.mean([r["steal"] for r in mode.results])),
     }
 
 
@@ -137,6 +157,7 @@ def main() -> None:
     parser.add_argument("--weights", default="fp16,int8,int4", help="OpenVINO weight formats to compare")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime rows")
     parser.add_argument("--genai-sdpa", action="store_true", help="also GenAI with ATTENTION_BACKEND=SDPA")
+    parser.add_argument("--max-steal", type=float, default=0.05, help="re-run a generation above this steal share")
     parser.add_argument("--markdown", action="store_true", help="print the summary as a markdown table")
     parser.add_argument("--report", type=Path, help="only print the tables of an earlier run's JSON")
     args = parser.parse_args()
@@ -213,7 +234,7 @@ def main() -> None:
         mode.runner.run(warm, 16)
     for i, ids in enumerate(prompts):
         for mode in modes:
-            mode.results.append(mode.runner.run(ids, args.max_new_tokens))
+            mode.results.append(least_stolen_run(mode, ids, args.max_new_tokens, args.max_steal))
         log.info("prompt %d/%d (%d tokens) done", i + 1, len(prompts), len(ids))
         partial = {m.name: [{k: v for k, v in r.items() if k != "tokens"} for r in m.results] for m in modes}
         args.out.with_suffix(".partial.json").write_text(json.dumps(partial))
@@ -260,12 +281,12 @@ def print_report(report: dict, markdown: bool) -> None:
     m = report["machine"]
     print(f"\n{m['cpu']}, {m['cores']} cores, AMX {m['amx']}, OpenVINO {m['openvino']}, ORT {m['onnxruntime']}")
     print(f"{report['model']}; {report['limit']} prompts, {report['max_new_tokens']} new tokens, greedy\n")
-    print("| mode | numerics | tok/s e2e | tok/s decode | TTFT ms |")
-    print("|---|---|---|---|---|")
+    print("| mode | numerics | tok/s e2e | tok/s decode | TTFT ms | steal % |")
+    print("|---|---|---|---|---|---|")
     for s in report["summary"]:
         print(
             f"| {s['mode']} | {s['numerics_used']} | {s['tokens_per_s']:.1f} | {s['decode_tokens_per_s']:.1f} "
-            f"| {s['ttft_s'] * 1000:.0f} |"
+            f"| {s['ttft_s'] * 1000:.0f} | {s.get('steal', 0.0) * 100:.1f} |"
         )
     print("\n| weights | precision | baseline | edge-spec tok/s | baseline tok/s | ratio e2e | ratio decode |", end="")
     print(" same tokens |")
