@@ -12,6 +12,7 @@ Writes benchmarks/results/plain_decoding.json and prints the table (markdown wit
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import logging
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_spec.bench.genai import GenAIRunner, export_genai_model
-from edge_spec.bench.machine import cpu_times, steal_share
+from edge_spec.bench.machine import least_stolen
 
 HERE = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("EDGE_SPEC_SHARED", HERE.parents[1] / "shared"))
@@ -109,24 +110,6 @@ class GenAIPlain:
     def run(self, ids: list[int], max_new: int) -> dict:
         out = self.runner.generate(ids, max_new, "plain", ignore_eos=True)
         return {"tokens": out["tokens"], "wall_s": out["seconds"], "ttft_s": out["ttft_s"]}
-
-
-def least_stolen_run(mode: Mode, ids: list[int], max_new: int, max_steal: float, retries: int = 3) -> dict:
-    """A generation, run again (up to RETRIES times, after a pause) while a VM's hypervisor took
-    more than MAX_STEAL of the CPU time: the least-stolen run is kept (as `edge-spec bench` does)."""
-    best = None
-    for attempt in range(retries + 1):
-        if attempt:
-            log.info("%s: %.0f%% of CPU time stolen; measuring again", mode.name, best["steal"] * 100)
-            time.sleep(2.0 * attempt)
-        before = cpu_times()
-        result = mode.runner.run(ids, max_new)
-        result["steal"] = steal_share(before, cpu_times())
-        if best is None or result["steal"] < best["steal"]:
-            best = result
-        if best["steal"] <= max_steal:
-            break
-    return best
 
 
 def summarize(mode: Mode) -> dict:
@@ -234,7 +217,9 @@ def main() -> None:
         mode.runner.run(warm, 16)
     for i, ids in enumerate(prompts):
         for mode in modes:
-            mode.results.append(least_stolen_run(mode, ids, args.max_new_tokens, args.max_steal))
+            run = functools.partial(mode.runner.run, ids, args.max_new_tokens)
+            result, steal, _ = least_stolen(run, args.max_steal, mode.name)
+            mode.results.append(result | {"steal": steal})
         log.info("prompt %d/%d (%d tokens) done", i + 1, len(prompts), len(ids))
         partial = {m.name: [{k: v for k, v in r.items() if k != "tokens"} for r in m.results] for m in modes}
         args.out.with_suffix(".partial.json").write_text(json.dumps(partial))

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import sys
+import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CPUINFO = Path("/proc/cpuinfo")
 PROC_STAT = Path("/proc/stat")
+# A generation during which the hypervisor took more than the allowed share of CPU time is run
+# again, up to STEAL_RETRIES times after a growing pause; the least-stolen run is kept.
+STEAL_RETRIES = 3
+STEAL_PAUSE_S = 2.0
+log = logging.getLogger(__name__)
 
 
 def cpu_description() -> dict[str, Any]:
@@ -102,3 +112,26 @@ def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -
     if before is None or after is None or after[1] <= before[1]:
         return 0.0
     return max(0.0, (after[0] - before[0]) / (after[1] - before[1]))
+
+
+def least_stolen(run: Callable[[], T], max_steal: float, label: str) -> tuple[T, float, int]:
+    """RUN() again while the hypervisor stole more than MAX_STEAL of its CPU time: (the result of
+    the least-stolen run, its steal share, how many runs were repeated).
+
+    Interleaving modes evens out slow drift, not a burst of steal that hits one run only; a
+    pause before each retry lets a burst pass.
+    """
+    best, best_steal, reruns = None, 0.0, 0
+    for attempt in range(STEAL_RETRIES + 1):
+        if attempt:
+            reruns += 1
+            log.info("%s: %.0f%% of CPU time stolen by the hypervisor; measuring again", label, best_steal * 100)
+            time.sleep(STEAL_PAUSE_S * attempt)
+        before = cpu_times()
+        result = run()
+        steal = steal_share(before, cpu_times())
+        if attempt == 0 or steal < best_steal:
+            best, best_steal = result, steal
+        if best_steal <= max_steal:
+            break
+    return best, best_steal, reruns

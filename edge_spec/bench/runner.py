@@ -8,25 +8,21 @@ of a repeated identical prompt. Generation is greedy; every mode gets the same t
 
 from __future__ import annotations
 
+import functools
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edge_spec.bench.audit import IDENTICAL, MISMATCH, Verdict, audit_tokens, first_difference
-from edge_spec.bench.machine import cpu_times, describe_machine, peak_rss_mib, steal_share
+from edge_spec.bench.machine import describe_machine, least_stolen, peak_rss_mib
 from edge_spec.bench.modes import PLAIN, EdgeSpecMode, Mode, RunRecord
 from edge_spec.bench.prompts import BenchPrompt, load_prompts
 from edge_spec.errors import EdgeSpecError
 
 log = logging.getLogger(__name__)
 
-# A generation during which the hypervisor took more than --max-steal of the CPU time is run
-# again, up to STEAL_RETRIES times after a growing pause; the least-stolen run is kept.
-STEAL_RETRIES = 3
-STEAL_PAUSE_S = 2.0
 WARMUP_TEXT = "Write a short Python function that returns the sum of the squares of a list of numbers."
 # on_progress(prompts done, prompts in all, what is running)
 ProgressCallback = Callable[[int, int, str], None]
@@ -138,7 +134,7 @@ def run_bench(config: BenchConfig, on_progress: ProgressCallback | None = None) 
     modes: list[Mode] = []
     rss: dict[str, float] = {}
     results: list[PromptResult] = []
-    reruns = [0]
+    reruns = 0
     try:
         progress(0, total, f"loading {PLAIN}")
         plain = EdgeSpecMode(config.bundle, PLAIN, config.backend, config.device, config.exact, config.ngram_db)
@@ -165,7 +161,8 @@ def run_bench(config: BenchConfig, on_progress: ProgressCallback | None = None) 
 
         for done, (prompt, ids) in enumerate(encoded):
             progress(done, len(encoded), f"{prompt.category} {prompt.prompt_id}")
-            records = _measure(modes, ids, config, rss, reruns)
+            records, repeated = _measure(modes, ids, config, rss)
+            reruns += repeated
             verdicts = _audit(modes, records, weights)
             results.append(PromptResult(prompt, len(ids), records, verdicts))
             _log_divergences(prompt, verdicts)
@@ -185,7 +182,7 @@ def run_bench(config: BenchConfig, on_progress: ProgressCallback | None = None) 
     infos = [
         ModeInfo(m.name, m.runtime, m.reference, m.numerics, dict(m.settings), rss.get(m.name, 0.0)) for m in modes
     ]
-    return BenchResult(config, machine, infos, results, skipped, reruns[0])
+    return BenchResult(config, machine, infos, results, skipped, reruns)
 
 
 def bundle_weights(manifest, backend: str) -> str:  # noqa: ANN001
@@ -217,37 +214,21 @@ def _encode_all(plain: EdgeSpecMode, prompts: list[BenchPrompt]) -> tuple[list[t
 
 
 def _measure(
-    modes: list[Mode], ids: list[int], config: BenchConfig, rss: dict[str, float], reruns: list[int]
-) -> dict[str, RunRecord]:
-    """Each mode's median-time record of --repeat runs, the modes taking turns within each repeat."""
+    modes: list[Mode], ids: list[int], config: BenchConfig, rss: dict[str, float]
+) -> tuple[dict[str, RunRecord], int]:
+    """Each mode's median-time record of --repeat runs, the modes taking turns within each repeat,
+    and how many runs were measured again because the hypervisor stole their CPU time."""
     runs: dict[str, list[RunRecord]] = {m.name: [] for m in modes}
+    reruns = 0
     for _ in range(config.repeat):
         for mode in modes:
-            runs[mode.name].append(_least_stolen_run(mode, ids, config, reruns))
+            run = functools.partial(mode.run, ids, config.max_new_tokens, config.ignore_eos)
+            record, steal, repeated = least_stolen(run, config.max_steal, mode.name)
+            record.steal = steal
+            reruns += repeated
+            runs[mode.name].append(record)
             rss.setdefault(mode.name, peak_rss_mib())
-    return {name: median_run(records) for name, records in runs.items()}
-
-
-def _least_stolen_run(mode: Mode, ids: list[int], config: BenchConfig, reruns: list[int]) -> RunRecord:
-    """One generation, run again while the hypervisor stole more than config.max_steal of it.
-
-    Interleaving evens out slow drift, not a burst of steal that hits one mode's run only; a
-    short pause lets a burst pass before the retry. Every record carries its steal share.
-    """
-    best: RunRecord | None = None
-    for attempt in range(STEAL_RETRIES + 1):
-        if attempt:
-            reruns[0] += 1
-            log.info("%s: %.0f%% of CPU time stolen by the hypervisor; measuring again", mode.name, best.steal * 100)
-            time.sleep(STEAL_PAUSE_S * attempt)
-        before = cpu_times()
-        record = mode.run(ids, config.max_new_tokens, config.ignore_eos)
-        record.steal = steal_share(before, cpu_times())
-        if best is None or record.steal < best.steal:
-            best = record
-        if best.steal <= config.max_steal:
-            break
-    return best
+    return {name: median_run(records) for name, records in runs.items()}, reruns
 
 
 def median_run(records: list[RunRecord]) -> RunRecord:

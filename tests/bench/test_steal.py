@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_spec.bench import runner
-from edge_spec.bench.machine import cpu_times, parse_cpu_times, steal_share
+from edge_spec.bench import machine
+from edge_spec.bench.machine import cpu_times, least_stolen, parse_cpu_times, steal_share
 from edge_spec.bench.modes import RunRecord
 from edge_spec.bench.runner import BenchConfig
 from edge_spec.errors import EdgeSpecError
@@ -62,8 +62,8 @@ def _steal_script(monkeypatch: pytest.MonkeyPatch, shares: list[float]) -> None:
         readings.append((steal, total))
         steal, total = steal + round(share * 1000), total + 1000
         readings.append((steal, total))
-    monkeypatch.setattr(runner, "cpu_times", lambda: readings.pop(0))
-    monkeypatch.setattr(runner, "STEAL_PAUSE_S", 0.0)
+    monkeypatch.setattr(machine, "cpu_times", lambda: readings.pop(0))
+    monkeypatch.setattr(machine, "STEAL_PAUSE_S", 0.0)
 
 
 def _config(tmp_path: Path, max_steal: float) -> BenchConfig:
@@ -89,10 +89,10 @@ def test_stolen_runs_are_measured_again(
     reruns,  # noqa: ANN001
 ) -> None:
     _steal_script(monkeypatch, shares)
-    mode, count = ScriptedMode(), [0]
-    record = runner._least_stolen_run(mode, [1, 2, 3], _config(tmp_path, max_steal), count)
-    assert mode.runs == runs and count == [reruns]
-    assert record.tokens == [kept] and record.steal == pytest.approx(shares[kept - 1])
+    mode, config = ScriptedMode(), _config(tmp_path, max_steal)
+    record, steal, count = least_stolen(lambda: mode.run([1, 2, 3], 8, False), config.max_steal, mode.name)
+    assert mode.runs == runs and count == reruns
+    assert record.tokens == [kept] and steal == pytest.approx(shares[kept - 1])
 
 
 @pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
