@@ -32,7 +32,7 @@ out = Console()
 
 @train_app.callback()
 def train_group() -> None:
-    """Train draft models for a target LM (a group even with one command: `train fastdraft`)."""
+    """Train draft models for a target LM (`train fastdraft`), or write its chat text (`train chat-corpus`)."""
 
 
 STAGE_LABELS = {
@@ -250,3 +250,47 @@ def fastdraft(
         line += f"; pre-training {result.pretrain_tokens_per_s:.0f} tokens/s"
     out.print(line, highlight=False)
     out.print(f"saved to {result.output} (recipe.json, fastdraft_report.json)", highlight=False)
+
+
+@train_app.command("chat-corpus")
+@train_errors
+def chat_corpus(
+    target: Annotated[Path, typer.Option("--target", help="The target: a Hugging Face causal LM directory.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The folder for the text files.")],
+    conversations: Annotated[
+        int, typer.Option("--conversations", help="Conversations the target writes (question and answer).")
+    ] = 512,
+    batch: Annotated[int, typer.Option("--batch", help="Conversations generated together (a file per batch).")] = 16,
+    answer_tokens: Annotated[int, typer.Option("--answer-tokens", help="Longest answer, in tokens.")] = 256,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sampled questions.")] = 0,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="torch threads (default $EDGE_SPEC_THREADS).")
+    ] = None,
+) -> None:
+    """The target writes chat questions and answers them greedily: text for `edge-spec ngram build`.
+
+    An n-gram DB of what the model itself says (Hierarchy Drafting's model tier, built offline)
+    drafts chat answers where a code corpus has nothing to offer. Run it again to continue a
+    stopped run: the files already written are kept.
+
+    Example: edge-spec train chat-corpus --target ./SmolLM2 -o chat-text &&
+    edge-spec ngram build bundle chat-text --python-stdlib -o chat.esng
+    """
+    from transformers.utils import logging as transformers_logging
+
+    from edge_spec.train.chat_corpus import ChatCorpusConfig, write_chat_corpus
+
+    transformers_logging.disable_progress_bar()
+    config = ChatCorpusConfig(target, output, conversations, batch, answer_tokens, seed, threads)
+    with _progress_bars() as bars:
+        task = bars.add_task("target writes", total=None, info=f"files of {batch} conversations")
+
+        def on_job(done: int, total: int) -> None:
+            bars.update(task, completed=done, total=total)
+
+        result = write_chat_corpus(config, on_job)
+    out.print(
+        f"{result.files} files in {result.output} ({result.written} written now, {result.characters:,} characters); "
+        f"next: edge-spec ngram build BUNDLE {result.output} -o chat.esng",
+        highlight=False,
+    )

@@ -81,7 +81,13 @@ from edge_spec.train.target_generation import (
     plan_jobs,
     read_samples,
 )
-from edge_spec.train.target_model import TargetInfo, check_target, load_target_model, load_tokenizer
+from edge_spec.train.target_model import (
+    TargetInfo,
+    check_target,
+    eos_and_pad_ids,
+    load_target_model,
+    load_tokenizer,
+)
 from edge_spec.train.teacher_labels import TeacherLabels, label_sequences, labelled_count
 from edge_spec.train.training_loop import StageTally, make_optimizer, run_stage
 
@@ -309,7 +315,7 @@ class _Run:
         self._tokenizer: Any = None
         self.mark = time.monotonic()
         self.state: dict[str, Any] = {}
-        self.ids = _special_ids(target)
+        self.ids = eos_and_pad_ids(target)
         self.distill_sequences = distill_sequences(config.distill_tokens, config.seq_len)
         self._vocab: DraftVocabulary | None = None
         self._draft_ids: DraftIds | None = None
@@ -859,23 +865,3 @@ class _Run:
             "tokenizer_files": tokenizer_files,
             "machine": machine_info(),
         }
-
-
-def _special_ids(target: TargetInfo) -> dict[str, Any]:
-    """EOS ids (generation config first) and the padding id of the target."""
-    config = target.config
-    eos: list[int] = []
-    try:
-        from transformers import GenerationConfig
-
-        generation = GenerationConfig.from_pretrained(target.path)
-        value = generation.eos_token_id
-    except OSError:
-        value = None
-    for candidate in (value, config.eos_token_id):
-        if candidate is None:
-            continue
-        eos.extend(candidate if isinstance(candidate, list) else [candidate])
-    eos = list(dict.fromkeys(int(i) for i in eos))
-    pad = config.pad_token_id if config.pad_token_id is not None else (eos[0] if eos else 0)
-    return {"eos": eos, "pad": int(pad)}

@@ -68,3 +68,23 @@ def load_tokenizer(target: TargetInfo) -> Any:
         return AutoTokenizer.from_pretrained(target.path, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise EdgeSpecError(f"{target.path}: its tokenizer cannot be loaded ({str(exc).splitlines()[0]})") from None
+
+
+def eos_and_pad_ids(target: TargetInfo) -> dict[str, Any]:
+    """EOS ids (generation config first) and the padding id of the target."""
+    config = target.config
+    eos: list[int] = []
+    try:
+        from transformers import GenerationConfig
+
+        generation = GenerationConfig.from_pretrained(target.path)
+        value = generation.eos_token_id
+    except OSError:
+        value = None
+    for candidate in (value, config.eos_token_id):
+        if candidate is None:
+            continue
+        eos.extend(candidate if isinstance(candidate, list) else [candidate])
+    eos = list(dict.fromkeys(int(i) for i in eos))
+    pad = config.pad_token_id if config.pad_token_id is not None else (eos[0] if eos else 0)
+    return {"eos": eos, "pad": int(pad)}
