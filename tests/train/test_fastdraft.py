@@ -192,6 +192,8 @@ class CtrlC(ProgressCallbacks):
             signal.raise_signal(signal.SIGINT)
 
 target, corpus, out = Path({target!r}), Path({corpus!r}), Path({out!r})
+# a user's Ctrl-C is never ignored; a child of a pytest run can inherit SIGINT ignored (SIG_IGN)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 before = signal.getsignal(signal.SIGINT)
 states = []
 for stage, at, resume in (("pretrain", 2, False), ("generate", 4, True)):
