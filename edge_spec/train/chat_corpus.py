@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +57,7 @@ def write_chat_corpus(
         raise EdgeSpecError("--conversations, --batch and --answer-tokens must be at least 1")
     import torch
 
-    from edge_spec.train.fastdraft import THREADS_ENV
+    from edge_spec.train.fastdraft import requested_threads
     from edge_spec.train.magpie import chat_prefix, stop_token_ids
     from edge_spec.train.target_generation import GenerationSettings, Job, TargetWriter
     from edge_spec.train.target_model import check_target, eos_and_pad_ids, load_target_model, load_tokenizer
@@ -78,7 +77,7 @@ def write_chat_corpus(
         on_job(done, jobs)
     written = characters = 0
     if todo:
-        threads = config.threads or int(os.environ.get(THREADS_ENV, "0") or 0)
+        threads = requested_threads(config.threads)
         if threads:
             torch.set_num_threads(threads)
         config.output.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,10 @@ def train_group() -> None:
     """Train draft models for a target LM (`train fastdraft`), or write its chat text (`train chat-corpus`)."""
 
 
+# options every `train` command shares
+TargetOption = Annotated[Path, typer.Option("--target", help="The target: a Hugging Face causal LM directory.")]
+ThreadsOption = Annotated[int | None, typer.Option("--threads", help="torch threads (default $EDGE_SPEC_THREADS).")]
+
 STAGE_LABELS = {
     "scan": "corpus scan",
     "pretrain": "pre-training",
@@ -141,7 +145,7 @@ def _fmt(value: float | None) -> str:
 @train_app.command()
 @train_errors
 def fastdraft(
-    target: Annotated[Path, typer.Option("--target", help="The target: a Hugging Face causal LM directory.")],
+    target: TargetOption,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="DRAFT_DIR: where the draft, data and checkpoints go.")
     ],
@@ -176,9 +180,7 @@ def fastdraft(
         bool,
         typer.Option("--skip-heldout/--no-skip-heldout", help="Never train on the benchmark's held-out files."),
     ] = True,
-    threads: Annotated[
-        int | None, typer.Option("--threads", help="torch threads (default $EDGE_SPEC_THREADS).")
-    ] = None,
+    threads: ThreadsOption = None,
     head_vocab: Annotated[
         int | None,
         typer.Option(
@@ -255,7 +257,7 @@ def fastdraft(
 @train_app.command("chat-corpus")
 @train_errors
 def chat_corpus(
-    target: Annotated[Path, typer.Option("--target", help="The target: a Hugging Face causal LM directory.")],
+    target: TargetOption,
     output: Annotated[Path, typer.Option("--output", "-o", help="The folder for the text files.")],
     conversations: Annotated[
         int, typer.Option("--conversations", help="Conversations the target writes (question and answer).")
@@ -263,9 +265,7 @@ def chat_corpus(
     batch: Annotated[int, typer.Option("--batch", help="Conversations generated together (a file per batch).")] = 16,
     answer_tokens: Annotated[int, typer.Option("--answer-tokens", help="Longest answer, in tokens.")] = 256,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sampled questions.")] = 0,
-    threads: Annotated[
-        int | None, typer.Option("--threads", help="torch threads (default $EDGE_SPEC_THREADS).")
-    ] = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """The target writes chat questions and answers them greedily: text for `edge-spec ngram build`.
 

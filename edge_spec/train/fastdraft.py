@@ -244,7 +244,7 @@ def train_fastdraft(config: FastDraftConfig, progress: ProgressCallbacks | None 
     if not resuming:
         claim_data_dir(draft_dir / DATA_DIR, {name: options[name] for name in DATA_OPTIONS})
     previous_threads = torch.get_num_threads()
-    threads = config.threads or int(os.environ.get(THREADS_ENV, "0") or 0) or previous_threads
+    threads = requested_threads(config.threads) or previous_threads
     torch.set_num_threads(threads)
     run = _Run(config, target, draft_dir, options, layers, hidden, sources, progress or ProgressCallbacks())
     try:
@@ -258,6 +258,11 @@ def train_fastdraft(config: FastDraftConfig, progress: ProgressCallbacks | None 
         raise
     finally:
         torch.set_num_threads(previous_threads)
+
+
+def requested_threads(option: int | None) -> int:
+    """torch threads asked for by --threads, else $EDGE_SPEC_THREADS; 0: torch's own default."""
+    return option or int(os.environ.get(THREADS_ENV, "0") or 0)
 
 
 def _check_same_options(draft_dir: Path, saved: dict[str, Any], options: dict[str, Any]) -> None:
