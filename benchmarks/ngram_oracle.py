@@ -1,0 +1,105 @@
+"""How much the n-gram tiers could give with perfect choices: the bound a planner works under.
+
+    python benchmarks/ngram_oracle.py RESULT.json BUNDLE --ngram-db DB [--exact]
+
+RESULT.json is an `edge-spec bench` run with the `none` and `ngram` modes. For each prompt, the
+target's greedy output (`none`) is replayed through the n-gram drafter (context tier + DB, the
+same code the engine runs). At every step an oracle that knows the output keeps, of the
+drafter's candidate tree, exactly the path that the target would accept (nothing else) and pays
+the bundle's verify-cost curve for it: t(accepted + 1). That is the best any planner could do
+with these drafts, since a real one must guess which candidate is right and how deep.
+
+Reported per category and overall, beside what the run measured:
+  oracle tau       tokens per target pass with perfect choices (depth up to --max-depth);
+  oracle speedup   decode tokens per one-token-pass time, in curve units (a bound on decode
+                   tokens/s over plain decoding: the real engine adds its own overhead);
+  measured         the run's decode speedup of `ngram` over `none`, and its tau.
+No model runs except for measuring the curve when the cache has none for this bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from edge_spec import Pipeline
+from edge_spec.bench.prompts import load_prompts
+from edge_spec.drafters.base import DraftBudget
+from edge_spec.engine.acceptance import verify_greedy
+from edge_spec.engine.planner import VerifyCost
+
+
+def oracle_steps(drafter, prompt: list[int], output: list[int], max_depth: int) -> list[int]:  # noqa: ANN001
+    """Accepted draft tokens at each step when only the right path of each tree is verified."""
+    drafter.reset()
+    drafter.observe([*prompt, output[0]])
+    accepted = []
+    i = 0  # output[i] is the root: emitted, not yet fed to the target
+    while i < len(output) - 1:
+        tree = drafter.propose(DraftBudget(max_nodes=64, max_depth=max_depth))
+        # the target's argmax at each row: known along the output, and only that path matters
+        argmax = np.full(len(tree) + 1, -1, dtype=np.int64)
+        argmax[0] = output[i + 1]
+        ahead = i + 1 + tree.depths
+        inside = ahead < len(output)
+        argmax[1:][inside] = np.asarray(output)[ahead[inside]]
+        verdict = verify_greedy(tree, argmax)
+        step = min(len(verdict.emitted), len(output) - 1 - i)
+        accepted.append(step - 1)
+        drafter.observe(output[i + 1 : i + 1 + step])
+        i += step
+    return accepted
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("result", type=Path, help="an `edge-spec bench` JSON with the none and ngram modes")
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--ngram-db", type=Path, default=None, help="the static DB the run used")
+    parser.add_argument("--exact", action="store_true", help="use the exact-mode verify-cost curve")
+    parser.add_argument("--max-depth", type=int, default=15)
+    args = parser.parse_args()
+
+    run = json.loads(args.result.read_text())
+    prompts = {p.prompt_id: p for p in load_prompts(run["config"]["prompts_file"])}
+    pipe = Pipeline.load(
+        args.bundle, drafter="ngram", exact=args.exact, static_db=args.ngram_db, model_db=None, learn=False
+    )
+    cost: VerifyCost = pipe.planner().cost
+    units = defaultdict(float)  # per category: one-token-pass units the oracle spends
+    tokens = defaultdict(int)
+    steps = defaultdict(int)
+    for record in run["prompts"]:
+        output = record["results"]["none"]["tokens"]
+        prompt = pipe.encode(prompts[record["prompt_id"]].as_input())
+        if len(prompt) != record["prompt_tokens"] or len(output) < 2:
+            raise SystemExit(f"{args.result}: {record['prompt_id']} does not match its prompt file; rerun the bench")
+        accepted = oracle_steps(pipe.drafter, prompt, output, args.max_depth)
+        for category in (record["category"], "all"):
+            units[category] += sum(cost.ratio(a + 1) for a in accepted)
+            tokens[category] += len(output) - 1
+            steps[category] += len(accepted)
+    pipe.close()
+
+    measured = {(r["mode"], r["category"]): r for r in run["summary"]}
+    cpu = run["machine"]["cpu"]
+    print(f"{args.result.name}: oracle over the drafter's candidates (depth <= {args.max_depth}), {cpu}")
+    header = ("oracle tau", "oracle speedup", "measured speedup", "measured tau")
+    print(f"{'category':16s} " + " ".join(f"{h:>{len(h)}s}" for h in header))
+    for category in sorted(units, key=lambda c: (c == "all", c)):
+        plain = measured.get(("none", category))
+        ngram = measured.get(("ngram", category))
+        speedup = ngram["decode_tokens_per_s"] / plain["decode_tokens_per_s"] if plain and ngram else float("nan")
+        tau = ngram["tau"] if ngram else float("nan")
+        print(
+            f"{category:16s} {tokens[category] / steps[category]:10.2f} {tokens[category] / units[category]:13.2f}x"
+            f" {speedup:15.2f}x {tau:12.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
