@@ -75,8 +75,10 @@ def main() -> None:
     steps = defaultdict(int)
     for record in run["prompts"]:
         output = record["results"]["none"]["tokens"]
+        if len(output) < 2:  # stopped at once: no step to draft for
+            continue
         prompt = pipe.encode(prompts[record["prompt_id"]].as_input())
-        if len(prompt) != record["prompt_tokens"] or len(output) < 2:
+        if len(prompt) != record["prompt_tokens"]:
             raise SystemExit(f"{args.result}: {record['prompt_id']} does not match its prompt file; rerun the bench")
         accepted = oracle_steps(pipe.drafter, prompt, output, args.max_depth)
         for category in (record["category"], "all"):
