@@ -76,26 +76,28 @@ def write_chat_corpus(
     if on_job:
         on_job(done, jobs)
     written = characters = 0
-    if todo:
-        threads = requested_threads(config.threads)
-        if threads:
-            torch.set_num_threads(threads)
-        config.output.mkdir(parents=True, exist_ok=True)
-        ids = eos_and_pad_ids(target)
-        settings = GenerationSettings(batch=config.batch, answer_tokens=config.answer_tokens)
-        stops = stop_token_ids(tokenizer, prefix, ids["eos"])
-        writer = TargetWriter(
-            load_target_model(target), tokenizer, settings, config.seed, stops, ids["pad"], prefix, None, None
-        )
-        for number in todo:
-            size = min(config.batch, config.conversations - number * config.batch)
-            records = writer.run(Job(number, "align", "chat", size, greedy=True))
-            text = "\n\n".join(tokenizer.decode(r["ids"][r["start"] :]) for r in records)
-            atomic_write_text(files[number], text + "\n")
-            written += 1
-            characters += len(text)
-            done += 1
-            if on_job:
-                on_job(done, jobs)
+    previous_threads = torch.get_num_threads()
+    try:
+        if todo:
+            torch.set_num_threads(requested_threads(config.threads) or previous_threads)
+            config.output.mkdir(parents=True, exist_ok=True)
+            ids = eos_and_pad_ids(target)
+            settings = GenerationSettings(batch=config.batch, answer_tokens=config.answer_tokens)
+            stops = stop_token_ids(tokenizer, prefix, ids["eos"])
+            writer = TargetWriter(
+                load_target_model(target), tokenizer, settings, config.seed, stops, ids["pad"], prefix, None, None
+            )
+            for number in todo:
+                size = min(config.batch, config.conversations - number * config.batch)
+                records = writer.run(Job(number, "align", "chat", size, greedy=True))
+                text = "\n\n".join(tokenizer.decode(r["ids"][r["start"] :]) for r in records)
+                atomic_write_text(files[number], text + "\n")
+                written += 1
+                characters += len(text)
+                done += 1
+                if on_job:
+                    on_job(done, jobs)
+    finally:
+        torch.set_num_threads(previous_threads)  # leave torch's threads as they were found
     log.info("chat corpus in %s: %d files (%d written now)", config.output, done, written)
     return ChatCorpusResult(output=config.output, files=done, written=written, characters=characters)
