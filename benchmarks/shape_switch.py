@@ -13,6 +13,9 @@ compile added once both had run (the plugin repacks some weight formats per comp
 Part 2 (in the loop): `--drafter ngram` generations of 128 new tokens on the prompts, counting
 the target passes whose T differs from the previous pass's; that count times the switch cost
 measured in part 1, over the decode time, bounds what any way of avoiding switches can save.
+
+A measurement of the paged session itself, so it uses that session's private helpers to compile
+and bind the second graph (the library has no second graph: benchmarks/README.md says why).
 """
 
 from __future__ import annotations
