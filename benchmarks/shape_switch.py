@@ -30,7 +30,6 @@ import numpy as np
 from edge_spec import Pipeline
 from edge_spec.bench.machine import describe_machine
 from edge_spec.bench.prompts import load_prompts
-from edge_spec.runtimes.openvino import EXACT_CONFIG, FAST_CANDIDATES
 from edge_spec.runtimes.openvino_paged import NO_TREE, PagedOpenVINOSession, _paged_feed
 
 PREFILL = 300
@@ -45,9 +44,8 @@ def rss_mib() -> float:
 
 def micro(session: PagedOpenVINOSession, size: int) -> dict:
     """Median ms per pass of each pattern, on one graph and with a second graph for T=1."""
-    config = EXACT_CONFIG if session.numerics == "exact" else FAST_CANDIDATES[session.numerics]
     main = session.request
-    session.reserve(PREFILL + 8 * PASSES * 3)
+    session.reserve(PREFILL + PASSES + 2 + size)  # each pattern starts again after the prefill
     block = session.kv.block_size
     rng = np.random.default_rng(0)
 
@@ -64,7 +62,7 @@ def micro(session: PagedOpenVINOSession, size: int) -> dict:
     run(main, 1, PREFILL)  # both shapes of the session's graph have run before the memory is read
     before = rss_mib()
     session._model = session._read_model(False)  # the session let go of its graph once compiled
-    step = session._compile(dict(config)).create_infer_request()
+    step = session._compile(session.numerics_config()).create_infer_request()
     session._model = None
     for port in session._cache_ports(session.compiled):  # the same block caches: both graphs read and write them
         step.set_tensor(port.get_any_name(), main.get_tensor(port.get_any_name()))
