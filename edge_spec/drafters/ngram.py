@@ -10,6 +10,7 @@ None of it costs a model call.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -55,8 +56,12 @@ class NgramConfig:
     context_max_n: int = 4
     context_per_key: int = 8
     context_min_support: dict[int, int] = field(default_factory=lambda: {1: 2, 2: 1, 3: 1, 4: 1})
-    # a context continuation's prior acceptance by match length (calibrated while decoding)
-    context_prior: dict[int, float] = field(default_factory=lambda: {1: 0.3, 2: 0.45, 3: 0.6, 4: 0.7})
+    # a context continuation's prior acceptance per token by its match with the history's end
+    # (ContextCandidate.match), keyed by the longest match of each band; each band is also a
+    # source of its own, so the planner calibrates it per depth while decoding
+    context_prior: dict[int, float] = field(
+        default_factory=lambda: {1: 0.3, 2: 0.45, 3: 0.6, 4: 0.7, 8: 0.8, 16: 0.9, 32: 0.95}
+    )
     max_candidates: int = 7
     count_depth: int = 8  # how far a count tier extends a chain
     branch_share: float = 0.2  # a count tier's runner-up next token with this share gets its own branch
@@ -106,11 +111,13 @@ class NgramDrafter(Drafter):
         cfg = self.config
         tree = CandidateTree()
         chains = 0
+        bands = sorted(cfg.context_prior)
         for cand in self.context.candidates(budget.max_depth, cfg.max_candidates, cfg.context_min_support):
             share = cand.support / cand.seen
-            prior = cfg.context_prior.get(cand.order, 0.3)
+            band = bands[min(bisect.bisect_left(bands, max(cand.match, cand.order)), len(bands) - 1)]
+            prior = cfg.context_prior[band]
             probs = [prior * share] + [prior] * (len(cand.tokens) - 1)
-            tree.add_path(cand.tokens, f"context:{cand.order}", probs, budget.max_nodes)
+            tree.add_path(cand.tokens, f"context:{band}", probs, budget.max_nodes)
             chains += 1
         history = self.context.history
         depth = min(cfg.count_depth, budget.max_depth)

@@ -11,15 +11,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# how far back a candidate's match with the history's end is followed (see ContextCandidate.match)
+MATCH_CAP = 32
+
 
 @dataclass(frozen=True)
 class ContextCandidate:
-    """A continuation copied from the history: after a match of ORDER tokens, SUPPORT occurrences agreed."""
+    """A continuation copied from the history: after a match of ORDER tokens, SUPPORT occurrences agreed.
+
+    MATCH: how many tokens before the copied spot equal the history's last ones (ORDER or more,
+    up to MATCH_CAP). The index stops at max_n tokens, but a copy's acceptance keeps rising with
+    its match: on SmolLM2-135M's greedy code outputs the first copied token was right 39% of the
+    time after a 1-token match, 74% after 3, and 96% after 17 or more, where 11.5 copied tokens
+    were right on average (benchmarks/context_match.py).
+    """
 
     tokens: list[int]
     order: int
     support: int
     seen: int
+    match: int = 0
 
 
 class ContextNgrams:
@@ -79,7 +90,16 @@ class ContextNgrams:
                 continuation = history[p : p + max_depth]
                 if any(c.tokens[: len(continuation)] == continuation for c in found):
                     continue
-                found.append(ContextCandidate(continuation, n, support[first], len(spots)))
+                found.append(ContextCandidate(continuation, n, support[first], len(spots), self._match(p, n)))
                 if len(found) >= max_candidates:
                     return found
         return found
+
+    def _match(self, spot: int, order: int) -> int:
+        """How many tokens before SPOT equal the history's last ones (at least ORDER, at most MATCH_CAP)."""
+        history = self.history
+        end = len(history)
+        match = order
+        while match < MATCH_CAP and spot - 1 - match >= 0 and history[spot - 1 - match] == history[end - 1 - match]:
+            match += 1
+        return match

@@ -34,6 +34,27 @@ def test_context_prefers_a_long_copy_in_a_repetition() -> None:
     assert best.tokens == [5, 6, 5, 6, 5, 6]
 
 
+def test_context_match_counts_agreement_beyond_the_index() -> None:
+    # the index keys stop at 2 tokens, but 6 tokens before the copied spot equal the history's end
+    ctx = ContextNgrams(max_n=2)
+    ctx.extend([9, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 6])
+    (best, *_) = ctx.candidates(max_depth=2, max_candidates=7, min_support={})
+    assert (best.tokens, best.order, best.match) == ([7, 8], 2, 6)
+
+
+def test_drafter_priors_and_sources_follow_the_match_band() -> None:
+    drafter = NgramDrafter()
+    drafter.observe([9, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 6])  # a 6-token match: band 8
+    long_copy = drafter.propose(BUDGET)
+    drafter.reset()
+    drafter.observe([9, 1, 2, 7, 8, 0, 5, 6, 3, 2, 0, 4, 3, 1, 5, 6])  # a 2-token match: band 2
+    short_copy = drafter.propose(BUDGET)
+    prior = drafter.config.context_prior
+    assert long_copy.sources[0] == "context:8" and short_copy.sources[0] == "context:2"
+    assert np.allclose(long_copy.probs[1:], prior[8]) and np.allclose(short_copy.probs[1:], prior[2])
+    assert prior[8] > prior[2]
+
+
 def test_model_db_learns_persists_and_merges(tmp_path) -> None:  # noqa: ANN001
     path = tmp_path / "model.esng"
     first = ModelNgramDB.open(path, vocab_size=100, tokenizer_hash="ab" * 32)
