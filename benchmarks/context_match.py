@@ -17,7 +17,6 @@ the drafter's priors per band (benchmarks/README.md, "context_match.py").
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -41,7 +40,6 @@ def right_so_far(copy: list[int], truth: list[int]) -> int:
 
 def replay(prompt: list[int], output: list[int], config: NgramConfig, max_depth: int, tally: dict) -> None:
     """Add each step's candidates to TALLY[(first?, band)] = [candidates, first right, tokens right]."""
-    bands = sorted(config.context_prior)
     context = ContextNgrams(config.context_max_n, config.context_per_key)
     context.extend([*prompt, output[0]])
     i = 0  # output[i] is the root: emitted, not yet fed to the target
@@ -51,8 +49,7 @@ def replay(prompt: list[int], output: list[int], config: NgramConfig, max_depth:
         found = context.candidates(max_depth, config.max_candidates, config.context_min_support)
         for rank, cand in enumerate(found):
             right = right_so_far(cand.tokens, truth)
-            band = bands[min(bisect.bisect_left(bands, max(cand.match, cand.order)), len(bands) - 1)]
-            row = tally[(rank == 0, band)]
+            row = tally[(rank == 0, config.context_band(max(cand.match, cand.order)))]
             row[0] += 1
             row[1] += right > 0
             row[2] += right

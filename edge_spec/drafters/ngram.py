@@ -66,6 +66,11 @@ class NgramConfig:
     count_depth: int = 8  # how far a count tier extends a chain
     branch_share: float = 0.2  # a count tier's runner-up next token with this share gets its own branch
 
+    def context_band(self, match: int) -> int:
+        """The band of context_prior a copy with a MATCH-token match falls in (the last for longer)."""
+        bands = sorted(self.context_prior)
+        return bands[min(bisect.bisect_left(bands, match), len(bands) - 1)]
+
 
 class NgramDrafter(Drafter):
     """Three tiers of n-gram lookups merged into one candidate tree (Hierarchy Drafting)."""
@@ -111,10 +116,9 @@ class NgramDrafter(Drafter):
         cfg = self.config
         tree = CandidateTree()
         chains = 0
-        bands = sorted(cfg.context_prior)
         for cand in self.context.candidates(budget.max_depth, cfg.max_candidates, cfg.context_min_support):
             share = cand.support / cand.seen
-            band = bands[min(bisect.bisect_left(bands, max(cand.match, cand.order)), len(bands) - 1)]
+            band = cfg.context_band(max(cand.match, cand.order))
             prior = cfg.context_prior[band]
             probs = [prior * share] + [prior] * (len(cand.tokens) - 1)
             tree.add_path(cand.tokens, f"context:{band}", probs, budget.max_nodes)
