@@ -326,6 +326,13 @@ def bench(
             "--genai-f32", help="With --compare genai: GenAI at f32 compute too (its int4/int8 steps can be faster)."
         ),
     ] = False,
+    genai_lookup: Annotated[
+        str | None,
+        typer.Option(
+            help="With --compare genai: GenAI's prompt lookup at K,G (num_assistant_tokens, max_ngram_size) "
+            "instead of the best of a sweep on the first prompts."
+        ),
+    ] = None,
     ngram_db: Annotated[
         Path | None, typer.Option(help="Static n-gram DB (`edge-spec ngram build`); default: BUNDLE/ngram/static.esng.")
     ] = None,
@@ -362,6 +369,15 @@ def bench(
         raise EdgeSpecError(f"--compare {compare}: unknown; the only comparison is genai")
     if genai_f32 and compare != "genai":
         raise EdgeSpecError("--genai-f32 adds GenAI modes: use it with --compare genai")
+    if genai_lookup is not None and compare != "genai":
+        raise EdgeSpecError("--genai-lookup sets a GenAI mode: use it with --compare genai")
+    lookup = None
+    if genai_lookup is not None:
+        try:
+            k, g = (int(part) for part in genai_lookup.split(","))
+        except ValueError:
+            raise EdgeSpecError(f"--genai-lookup {genai_lookup}: give K,G, two numbers (say 8,3)") from None
+        lookup = (k, g)
     config = BenchConfig(
         bundle=bundle,
         prompts_file=prompts,
@@ -377,6 +393,7 @@ def bench(
         compare_genai=compare == "genai",
         genai_model=genai_model,
         genai_f32=genai_f32,
+        genai_lookup=lookup,
         ngram_db=ngram_db,
         max_steal=max_steal,
     )

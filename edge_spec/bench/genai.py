@@ -544,12 +544,16 @@ def _draft_sweep(
 def _lookup_sweep(
     runner: GenAIRunner, prompts: list[list[int]], warm_ids: list[int], config: Any
 ) -> tuple[int, int, list[dict[str, Any]]]:
-    """Mean tokens/s of each (k, g) of LOOKUP_SWEEP on PROMPTS; return the best and the table.
+    """Mean tokens/s of each (k, g) of LOOKUP_SWEEP on PROMPTS; return the best and the table
+    (config.genai_lookup instead, and no table, when the user fixed the setting).
 
     Tuning on the bench's own first prompts flatters GenAI if anything, which is the safe side
     for a baseline.
     """
     runner.generate(warm_ids, config.max_new_tokens, "lookup", ignore_eos=config.ignore_eos)
+    if config.genai_lookup:  # the user's setting: nothing to sweep
+        k, g = config.genai_lookup
+        return k, g, []
     table = []
     for k, g in LOOKUP_SWEEP:
         rates = []

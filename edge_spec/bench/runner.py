@@ -47,6 +47,7 @@ class BenchConfig:
     compare_genai: bool = False
     genai_model: Path | None = None
     genai_f32: bool = False  # also GenAI at f32 compute (plain and prompt lookup)
+    genai_lookup: tuple[int, int] | None = None  # GenAI's lookup (k, g) as given instead of swept
     ngram_db: Path | None = None  # the static n-gram DB (default: the bundle's, if it has one)
     max_steal: float = 0.05  # re-run a generation that lost more CPU time than this to other VMs
 
@@ -63,6 +64,10 @@ class BenchConfig:
         for option, value, least in (("--max-new-tokens", self.max_new_tokens, 1), ("--warmup", self.warmup, 0)):
             if value < least:
                 raise EdgeSpecError(f"{option} must be at least {least}, got {value}")
+        if self.genai_lookup is not None:
+            k, g = self.genai_lookup
+            if k < 1 or g < 1:
+                raise EdgeSpecError(f"--genai-lookup K,G takes two positive numbers, got {k},{g}")
         if self.repeat < 1:
             raise EdgeSpecError(f"--repeat must be at least 1, got {self.repeat}")
         if not 0.0 < self.max_steal <= 1.0:
@@ -83,6 +88,7 @@ class BenchConfig:
             "ignore_eos": self.ignore_eos,
             "compare_genai": self.compare_genai,
             "genai_f32": self.genai_f32,
+            "genai_lookup": list(self.genai_lookup) if self.genai_lookup else None,
             "max_steal": self.max_steal,
         }
 

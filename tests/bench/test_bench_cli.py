@@ -155,3 +155,18 @@ def test_genai_f32_needs_compare_genai(zoo, tmp_path: Path) -> None:  # noqa: AN
     assert proc.returncode == 2 and "Traceback" not in stderr, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "--compare genai" in lines[0], stderr
+
+
+def test_genai_lookup_setting_is_checked(zoo, tmp_path: Path) -> None:  # noqa: ANN001
+    prompts = write_prompts(tmp_path / "code.jsonl", FORMATS["edge-spec"][1])
+    bundle = str(zoo.bundle("llama"))
+    for extra, expected in (
+        (["--genai-lookup", "8,3"], "--compare genai"),
+        (["--compare", "genai", "--genai-lookup", "8"], "K,G"),
+        (["--compare", "genai", "--genai-lookup", "8,0"], "positive"),
+    ):
+        proc = run_cli("bench", bundle, "--prompts", str(prompts), *extra)
+        stderr = proc.stderr.decode()
+        assert proc.returncode == 2 and "Traceback" not in stderr, stderr
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and expected in lines[0], stderr
