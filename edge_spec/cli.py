@@ -311,7 +311,9 @@ def bench(
     ] = "none",
     limit: Annotated[int | None, typer.Option(help="At most N prompts per category.")] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Stop each generation after this many new tokens.")] = 128,
-    warmup: Annotated[int, typer.Option(help="Unmeasured generations per mode before measuring.")] = 1,
+    warmup: Annotated[
+        int, typer.Option(help="Unmeasured generations per mode (each with a prefill as long as the longest prompt).")
+    ] = 1,
     repeat: Annotated[int, typer.Option(help="Measure each prompt N times per mode; keep the median time.")] = 1,
     exact: Annotated[bool, typer.Option("--exact", help="f32 compute: any output change is a mismatch.")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write every figure to this JSON file.")] = None,
