@@ -21,21 +21,12 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from edge_spec.bench.audit import first_difference
 from edge_spec.bench.prompts import load_prompts
 from edge_spec.bundle import load_manifest
 from edge_spec.drafters.ngram import NgramConfig
 from edge_spec.drafters.ngram_context import ContextNgrams
 from edge_spec.tokenizer import BundleTokenizer
-
-
-def right_so_far(copy: list[int], truth: list[int]) -> int:
-    """How many leading tokens of COPY equal TRUTH's."""
-    count = 0
-    for a, b in zip(copy, truth):
-        if a != b:
-            break
-        count += 1
-    return count
 
 
 def replay(prompt: list[int], output: list[int], config: NgramConfig, max_depth: int, tally: dict) -> None:
@@ -48,8 +39,9 @@ def replay(prompt: list[int], output: list[int], config: NgramConfig, max_depth:
         best = 0
         found = context.candidates(max_depth, config.max_candidates, config.context_min_support)
         for rank, cand in enumerate(found):
-            right = right_so_far(cand.tokens, truth)
-            row = tally[(rank == 0, config.context_band(max(cand.match, cand.order)))]
+            differs = first_difference(cand.tokens, truth)
+            right = len(cand.tokens) if differs is None else differs
+            row = tally[(rank == 0, config.context_band(cand.match))]
             row[0] += 1
             row[1] += right > 0
             row[2] += right

@@ -5,15 +5,15 @@ keyed on the index order alone (1-4, as before 2026-12-04): interleaved A/B in o
 
 Two pipelines on the same bundle, each prompt run by both in alternating order, every
 generation measured again while the hypervisor stole more than 5% of it. Reports each arm's
-tokens/s and tau over all runs, and the per-prompt geometric means of new/old (decode and end
+tokens/s and tau over all runs, and the per-prompt geometric means of bands/order (decode and end
 to end), which a few slow runs cannot swing. Outputs are checked equal between the arms.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
+from statistics import geometric_mean
 
 from edge_spec import Pipeline
 from edge_spec.bench.machine import least_stolen
@@ -23,10 +23,6 @@ from edge_spec.pipeline import GenerationConfig
 
 ORDER_PRIORS = {1: 0.3, 2: 0.45, 3: 0.6, 4: 0.7}  # the priors per index order before match bands
 MAX_STEAL = 0.05
-
-
-def geo_mean(values: list[float]) -> float:
-    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 def decode_rate(stats) -> float:  # noqa: ANN001
@@ -76,8 +72,8 @@ def main() -> None:
             f"tau {(tokens - len(stats)) / max(forwards, 1):.2f}"
         )
     pairs = [(a, b) for a, b in zip(runs["bands"], runs["order"]) if min(a.new_tokens, b.new_tokens) > 1]
-    decode = geo_mean([decode_rate(a) / decode_rate(b) for a, b in pairs])
-    e2e = geo_mean([(a.new_tokens / a.wall_s) / (b.new_tokens / b.wall_s) for a, b in pairs])
+    decode = geometric_mean([decode_rate(a) / decode_rate(b) for a, b in pairs])
+    e2e = geometric_mean([(a.new_tokens / a.wall_s) / (b.new_tokens / b.wall_s) for a, b in pairs])
     print(f"bands/order per prompt (geometric mean of {len(pairs)}): decode {decode:.3f}, end to end {e2e:.3f}")
     for pipe in arms.values():
         pipe.close()

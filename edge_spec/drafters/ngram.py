@@ -118,7 +118,7 @@ class NgramDrafter(Drafter):
         chains = 0
         for cand in self.context.candidates(budget.max_depth, cfg.max_candidates, cfg.context_min_support):
             share = cand.support / cand.seen
-            band = cfg.context_band(max(cand.match, cand.order))
+            band = cfg.context_band(cand.match)
             prior = cfg.context_prior[band]
             probs = [prior * share] + [prior] * (len(cand.tokens) - 1)
             tree.add_path(cand.tokens, f"context:{band}", probs, budget.max_nodes)

@@ -30,7 +30,7 @@ class ContextCandidate:
     order: int
     support: int
     seen: int
-    match: int = 0
+    match: int
 
 
 class ContextNgrams:
