@@ -576,7 +576,8 @@ def ngram_build(
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="The DB file to write (replaced atomically).")],
     corpus: Annotated[
-        list[Path] | None, typer.Argument(help="Text files or folders (read recursively; binary files skipped).")
+        list[Path] | None,
+        typer.Argument(help="Text files or folders (read recursively; .gz read as text; binary files skipped)."),
     ] = None,
     python_stdlib: Annotated[
         bool, typer.Option("--python-stdlib", help="Add this interpreter's standard library (not site-packages).")

@@ -1,7 +1,8 @@
 """Building the static n-gram DB (see ngram_static.py for the file format) from a corpus of text files.
 
-The build streams: files are read one by one (binary, non-UTF-8 and duplicate files skipped,
-plus whatever `skip` rejects, e.g. the benchmark's held-out files), tokenized in batches with
+The build streams: files are read one by one (a `.gz` file as the text it holds; binary,
+non-UTF-8 and duplicate files skipped, plus whatever `skip` rejects, e.g. the benchmark's
+held-out files), tokenized in batches with
 the bundle's fast tokenizer, and every (context of 1..max_order tokens, next token) pair is
 counted with numpy: each pair is packed into one sortable integer, a chunk's pairs are sorted
 and run-length counted, and chunk tables are merged (concatenate, sort, sum equal runs).
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gzip
 import hashlib
 import logging
 import os
@@ -29,6 +31,7 @@ import stat
 import sys
 import sysconfig
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -568,13 +571,16 @@ def _read_texts(
 
 
 def _read_text(path: Path, seen: set[bytes], skip: Callable[[bytes], bool] | None) -> tuple[str, str | None]:
-    """The file's text, or ("", why it is skipped)."""
+    """The file's text, or ("", why it is skipped). A `.gz` file counts as the text it holds."""
+    packed = path.suffix == ".gz"
     try:
-        with open(path, "rb") as f:
+        with gzip.open(path, "rb") if packed else open(path, "rb") as f:
             head = f.read(_SNIFF_BYTES)
             if b"\0" in head:  # git's heuristic, before reading a large binary file whole
                 return "", "binary"
             data = head + f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error):
+        return "", "damaged gzip"
     except OSError:
         return "", "unreadable"
     if not data:

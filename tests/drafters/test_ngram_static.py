@@ -383,6 +383,26 @@ def test_failed_write_leaves_nothing(corpus, tmp_path: Path, monkeypatch) -> Non
     assert out.read_bytes() == b"the previous DB"
 
 
+def test_gzip_files_count_as_their_text(corpus, tmp_path: Path) -> None:  # noqa: ANN001
+    """A .gz corpus file is counted as the text it holds: the same DB as the plain file; a damaged
+    one is skipped and counted by reason, like a binary file."""
+    import gzip
+
+    text = (corpus[0] / "notes" / "a.txt").read_bytes()
+    plain_dir, packed_dir = tmp_path / "plain", tmp_path / "packed"
+    plain_dir.mkdir()
+    packed_dir.mkdir()
+    (plain_dir / "a.txt").write_bytes(text)
+    (packed_dir / "a.txt.gz").write_bytes(gzip.compress(text))
+    (packed_dir / "b.txt.gz").write_bytes(gzip.compress(text)[:40])  # cut short
+    (packed_dir / "c.txt.gz").write_bytes(b"not gzip at all\n")
+    build_static_db(TOKENIZER_DIR, [plain_dir], tmp_path / "plain.esng")
+    report = build_static_db(TOKENIZER_DIR, [packed_dir], tmp_path / "packed.esng")
+    assert report.files_read == 1 and report.skipped_by_reason == {"damaged gzip": 2}
+    with StaticNgramDB.open(tmp_path / "plain.esng") as plain, StaticNgramDB.open(tmp_path / "packed.esng") as packed:
+        assert len(plain) > 0 and plain.to_dict() == packed.to_dict()
+
+
 def test_interrupt_leaves_nothing(corpus, tmp_path: Path) -> None:  # noqa: ANN001
     def interrupt(progress) -> None:  # noqa: ANN001
         if progress.files_done >= 3:
