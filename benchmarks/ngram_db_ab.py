@@ -1,0 +1,96 @@
+"""Static n-gram DBs (and the planner with or without its throughput gate) side by side with
+plain decoding: interleaved in one process, per category.
+
+    python benchmarks/ngram_db_ab.py BUNDLE --prompts P ARM=DB [ARM=DB ...] [--ungated] [--exact] [--limit 3]
+
+Each ARM is the n-gram drafter over DB (no model DB); --ungated adds, for every arm, a twin
+whose planner has no throughput gate (its estimates alone decide what is verified). Every
+prompt runs in every arm and in plain decoding, in alternating order, each generation measured
+again while the hypervisor stole more than 5% of it. Reports per category and overall the
+geometric mean over prompts of decode tokens/s against plain decoding, and tau. With --exact,
+every output must equal plain decoding's; in the default numerics a pass over several tokens
+may break a near-tie the other way, so differing outputs are only counted (`edge-spec bench`
+audits them).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+from statistics import geometric_mean
+
+from edge_spec import Pipeline
+from edge_spec.bench.machine import describe_machine, least_stolen
+from edge_spec.bench.prompts import load_prompts
+from edge_spec.pipeline import GenerationConfig
+
+MAX_STEAL = 0.05
+
+
+def decode_rate(stats) -> float:  # noqa: ANN001
+    """Tokens per second after the first (which the prefill emits)."""
+    return (stats.new_tokens - 1) / (stats.wall_s - stats.ttft_s)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("arms", nargs="+", help="NAME=DB")
+    parser.add_argument("--prompts", type=Path, required=True)
+    parser.add_argument("--limit", type=int, default=3, help="prompts per category")
+    parser.add_argument("--exact", action="store_true", help="f32 compute, as --exact runs")
+    parser.add_argument("--ungated", action="store_true", help="add each arm without the throughput gate")
+    args = parser.parse_args()
+
+    prompts = load_prompts(args.prompts, limit=args.limit)
+    plain = Pipeline.load(args.bundle, drafter="none", exact=args.exact, model_db=None, learn=False)
+    arms: dict[str, Pipeline] = {"none": plain}
+    for spec in args.arms:
+        name, _, db = spec.partition("=")
+        for gated in (True, False) if args.ungated else (True,):
+            pipe = Pipeline.load(
+                args.bundle, drafter="ngram", exact=args.exact, static_db=Path(db), model_db=None, learn=False
+            )
+            if not gated:
+                pipe.planner().gate = None
+            arms[name if gated else f"{name}-ungated"] = pipe
+    config = GenerationConfig(max_new_tokens=128)
+    for pipe in arms.values():
+        pipe.generate(pipe.encode(prompts[0].as_input()), GenerationConfig(max_new_tokens=16))
+
+    runs: dict[str, dict[str, list]] = {name: defaultdict(list) for name in arms}
+    differ: dict[str, int] = defaultdict(int)
+    for i, prompt in enumerate(prompts):
+        outputs = {}
+        for name in list(arms) if i % 2 == 0 else list(arms)[::-1]:
+            pipe = arms[name]
+            ids = pipe.encode(prompt.as_input())
+            result, _, _ = least_stolen(lambda: pipe.generate(ids, config), MAX_STEAL, name)  # noqa: B023
+            outputs[name] = result.tokens
+            for key in (prompt.category, "all"):
+                runs[name][key].append(result.stats)
+        for name, tokens in outputs.items():
+            if tokens != outputs["none"]:
+                if args.exact:
+                    raise SystemExit(f"{prompt.prompt_id}: {name}'s output differs from plain decoding")
+                differ[name] += 1
+
+    numerics = "exact" if args.exact else "default"
+    print(f"{describe_machine()['cpu']}, {args.bundle.name}, {numerics}, {len(prompts)} prompts, 128 new tokens")
+    for name, count in differ.items():
+        print(f"{name}: {count} outputs differ from plain decoding (default numerics: see `edge-spec bench`)")
+    for category, plain in runs["none"].items():
+        line = f"{category:15s}"
+        for name in list(arms)[1:]:
+            mine = runs[name][category]
+            speedup = geometric_mean([decode_rate(a) / decode_rate(b) for a, b in zip(mine, plain)])
+            tau = sum(s.new_tokens - 1 for s in mine) / max(1, sum(s.target_forwards - 1 for s in mine))
+            line += f" | {name} {speedup:.3f}x tau {tau:.2f}"
+        print(line)
+    for pipe in arms.values():
+        pipe.close()
+
+
+if __name__ == "__main__":
+    main()
