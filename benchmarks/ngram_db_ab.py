@@ -1,10 +1,11 @@
 """Static n-gram DBs (and the planner with or without its throughput gate) side by side with
 plain decoding: interleaved in one process, per category.
 
-    python benchmarks/ngram_db_ab.py BUNDLE --prompts P ARM=DB [ARM=DB ...] [--ungated] [--exact] [--limit 3]
+    python benchmarks/ngram_db_ab.py BUNDLE --prompts P ARM=DB [ARM=DB ...] [--gated] [--exact] [--limit 3]
 
-Each ARM is the n-gram drafter over DB (no model DB); --ungated adds, for every arm, a twin
-whose planner has no throughput gate (its estimates alone decide what is verified). Every
+Each ARM is the n-gram drafter over DB (no model DB), its planner as the pipeline makes it (no
+throughput gate: the estimates alone decide what is verified); --gated adds, for every arm, a
+twin whose planner has the gate (engine/throughput_gate.py). Every
 prompt runs in every arm and in plain decoding, in alternating order, each generation measured
 again while the hypervisor stole more than 5% of it. Reports per category and overall the
 geometric mean over prompts of decode tokens/s against plain decoding, and tau. With --exact,
@@ -23,6 +24,7 @@ from statistics import geometric_mean
 from edge_spec import Pipeline
 from edge_spec.bench.machine import describe_machine, least_stolen
 from edge_spec.bench.prompts import load_prompts
+from edge_spec.engine.throughput_gate import ThroughputGate
 from edge_spec.pipeline import GenerationConfig
 
 MAX_STEAL = 0.05
@@ -40,7 +42,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=3, help="prompts per category")
     parser.add_argument("--exact", action="store_true", help="f32 compute, as --exact runs")
-    parser.add_argument("--ungated", action="store_true", help="add each arm without the throughput gate")
+    parser.add_argument("--gated", action="store_true", help="add each arm with the throughput gate")
     args = parser.parse_args()
 
     prompts = load_prompts(args.prompts, limit=args.limit)
@@ -48,13 +50,13 @@ def main() -> None:
     arms: dict[str, Pipeline] = {"none": plain}
     for spec in args.arms:
         name, _, db = spec.partition("=")
-        for gated in (True, False) if args.ungated else (True,):
+        for gated in (False, True) if args.gated else (False,):
             pipe = Pipeline.load(
                 args.bundle, drafter="ngram", exact=args.exact, static_db=Path(db), model_db=None, learn=False
             )
-            if not gated:
-                pipe.planner().gate = None
-            arms[name if gated else f"{name}-ungated"] = pipe
+            if gated:
+                pipe.planner().gate = ThroughputGate()
+            arms[f"{name}-gated" if gated else name] = pipe
     config = GenerationConfig(max_new_tokens=128)
     for pipe in arms.values():
         pipe.generate(pipe.encode(prompts[0].as_input()), GenerationConfig(max_new_tokens=16))

@@ -50,7 +50,7 @@ def test_contexts_are_independent_and_a_change_is_noticed() -> None:
 
 def test_planner_stops_verifying_trees_that_do_not_pay() -> None:
     """A band whose verified trees deliver fewer tokens per second than the root alone is skipped."""
-    planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]))
+    planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]), gated=True)
     tree = CandidateTree()
     tree.add_path([5, 6], "ngram", [0.9, 0.9], 32)
     verified = []
@@ -64,7 +64,8 @@ def test_planner_stops_verifying_trees_that_do_not_pay() -> None:
 
 
 def test_ungated_planner_trusts_its_estimates() -> None:
-    planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]), gated=False)
+    """The default: no gate."""
+    planner = DraftPlanner(VerifyCost(sizes=[1, 64], seconds=[1.0, 1.0]))
     tree = CandidateTree()
     tree.add_path([5, 6], "ngram", [0.9, 0.9], 32)
     for _ in range(20):
