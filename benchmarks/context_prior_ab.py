@@ -25,11 +25,6 @@ ORDER_PRIORS = {1: 0.3, 2: 0.45, 3: 0.6, 4: 0.7}  # the priors per index order b
 MAX_STEAL = 0.05
 
 
-def decode_rate(stats) -> float:  # noqa: ANN001
-    """Tokens per second after the first (which the prefill emits)."""
-    return (stats.new_tokens - 1) / (stats.wall_s - stats.ttft_s)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bundle", type=Path)
@@ -72,7 +67,7 @@ def main() -> None:
             f"tau {(tokens - len(stats)) / max(forwards, 1):.2f}"
         )
     pairs = [(a, b) for a, b in zip(runs["bands"], runs["order"]) if min(a.new_tokens, b.new_tokens) > 1]
-    decode = geometric_mean([decode_rate(a) / decode_rate(b) for a, b in pairs])
+    decode = geometric_mean([a.decode_tokens_per_s / b.decode_tokens_per_s for a, b in pairs])
     e2e = geometric_mean([(a.new_tokens / a.wall_s) / (b.new_tokens / b.wall_s) for a, b in pairs])
     print(f"bands/order per prompt (geometric mean of {len(pairs)}): decode {decode:.3f}, end to end {e2e:.3f}")
     for pipe in arms.values():

@@ -30,11 +30,6 @@ from edge_spec.pipeline import GenerationConfig
 MAX_STEAL = 0.05
 
 
-def decode_rate(stats) -> float:  # noqa: ANN001
-    """Tokens per second after the first (which the prefill emits)."""
-    return (stats.new_tokens - 1) / (stats.wall_s - stats.ttft_s)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bundle", type=Path)
@@ -86,7 +81,7 @@ def main() -> None:
         line = f"{category:15s}"
         for name in list(arms)[1:]:
             mine = runs[name][category]
-            speedup = geometric_mean([decode_rate(a) / decode_rate(b) for a, b in zip(mine, plain)])
+            speedup = geometric_mean([a.decode_tokens_per_s / b.decode_tokens_per_s for a, b in zip(mine, plain)])
             tau = sum(s.new_tokens - 1 for s in mine) / max(1, sum(s.target_forwards - 1 for s in mine))
             line += f" | {name} {speedup:.3f}x tau {tau:.2f}"
         print(line)

@@ -42,21 +42,24 @@ def rss_mib() -> float:
     return int(line.split()[1]) / 1024
 
 
+def timed_pass(session: PagedOpenVINOSession, request, tokens: np.ndarray, past: int) -> float:  # noqa: ANN001
+    """Seconds of one pass of REQUEST (a graph of SESSION's) over TOKENS after PAST cached ones."""
+    count = tokens.size
+    feed = _paged_feed(tokens, np.arange(past, past + count), np.arange(count), past, session.kv.block_size)
+    feed["qq_bias"], feed["qq_bias_begins"] = NO_TREE
+    begin = time.perf_counter()
+    request.infer(feed)
+    return time.perf_counter() - begin
+
+
 def micro(session: PagedOpenVINOSession, size: int) -> dict:
     """Median ms per pass of each pattern, on one graph and with a second graph for T=1."""
     main = session.request
     session.reserve(PREFILL + PASSES + 2 + size)  # each pattern starts again after the prefill
-    block = session.kv.block_size
     rng = np.random.default_rng(0)
 
     def run(request, count: int, past: int) -> float:  # noqa: ANN001
-        feed = _paged_feed(
-            rng.integers(0, session.vocab_size, count), np.arange(past, past + count), np.arange(count), past, block
-        )
-        feed["qq_bias"], feed["qq_bias_begins"] = NO_TREE
-        begin = time.perf_counter()
-        request.infer(feed)
-        return time.perf_counter() - begin
+        return timed_pass(session, request, rng.integers(0, session.vocab_size, count), past)
 
     run(main, PREFILL, 0)
     run(main, 1, PREFILL)  # both shapes of the session's graph have run before the memory is read

@@ -20,15 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from shape_switch import timed_pass  # benchmarks/ is on the path when this script runs
 
 from edge_spec import Pipeline
 from edge_spec.bench.machine import describe_machine
-from edge_spec.runtimes.openvino_paged import NO_TREE, PagedOpenVINOSession, _bind_caches, _paged_feed
+from edge_spec.runtimes.openvino_paged import PagedOpenVINOSession, _bind_caches
 
 PREFILL = 300
 REPEATS = 10
@@ -36,17 +36,10 @@ REPEATS = 10
 
 def make_runner(session: PagedOpenVINOSession, request):  # noqa: ANN001, ANN201
     """run(count): one pass of COUNT new tokens after the prefill (nothing kept); seconds."""
-    block = session.kv.block_size
     rng = np.random.default_rng(0)
 
     def run(count: int, past: int = PREFILL) -> float:
-        feed = _paged_feed(
-            rng.integers(0, session.vocab_size, count), np.arange(past, past + count), np.arange(count), past, block
-        )
-        feed["qq_bias"], feed["qq_bias_begins"] = NO_TREE
-        begin = time.perf_counter()
-        request.infer(feed)
-        return time.perf_counter() - begin
+        return timed_pass(session, request, rng.integers(0, session.vocab_size, count), past)
 
     run(PREFILL, 0)
     return run
