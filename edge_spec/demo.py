@@ -186,6 +186,7 @@ def _db_sources(package: DemoPackage) -> dict:
 
 
 def _db_is_current(bundle_dir: Path, package: DemoPackage) -> bool:
+    """The bundle's n-gram DB is there and was counted from what PACKAGE ships now."""
     from edge_spec.drafters import STATIC_DB
 
     try:
