@@ -5,9 +5,9 @@ plain decoding: interleaved in one process, per category.
 
 Each ARM is the n-gram drafter over DB (no model DB), its planner as the pipeline makes it (no
 throughput gate: the estimates alone decide what is verified); --gated adds, for every arm, a
-twin whose planner has the gate (engine/throughput_gate.py). Every
-prompt runs in every arm and in plain decoding, in alternating order, each generation measured
-again while the hypervisor stole more than 5% of it. Reports per category and overall the
+twin whose planner has the gate (engine/throughput_gate.py). Every prompt runs in every arm and
+in plain decoding, in alternating order, each generation measured again while the hypervisor
+stole more than 5% of it. Reports per category and overall the
 geometric mean over prompts of decode tokens/s against plain decoding, and tau. With --exact,
 every output must equal plain decoding's; in the default numerics a pass over several tokens
 may break a near-tie the other way, so differing outputs are only counted (`edge-spec bench`
@@ -41,8 +41,9 @@ def main() -> None:
     args = parser.parse_args()
 
     prompts = load_prompts(args.prompts, limit=args.limit)
-    plain = Pipeline.load(args.bundle, drafter="none", exact=args.exact, model_db=None, learn=False)
-    arms: dict[str, Pipeline] = {"none": plain}
+    arms: dict[str, Pipeline] = {
+        "none": Pipeline.load(args.bundle, drafter="none", exact=args.exact, model_db=None, learn=False)
+    }
     for spec in args.arms:
         name, _, db = spec.partition("=")
         for gated in (False, True) if args.gated else (False,):
@@ -77,11 +78,11 @@ def main() -> None:
     print(f"{describe_machine()['cpu']}, {args.bundle.name}, {numerics}, {len(prompts)} prompts, 128 new tokens")
     for name, count in differ.items():
         print(f"{name}: {count} outputs differ from plain decoding (default numerics: see `edge-spec bench`)")
-    for category, plain in runs["none"].items():
+    for category, base in runs["none"].items():
         line = f"{category:15s}"
         for name in list(arms)[1:]:
             mine = runs[name][category]
-            speedup = geometric_mean([a.decode_tokens_per_s / b.decode_tokens_per_s for a, b in zip(mine, plain)])
+            speedup = geometric_mean([a.decode_tokens_per_s / b.decode_tokens_per_s for a, b in zip(mine, base)])
             tau = sum(s.new_tokens - 1 for s in mine) / max(1, sum(s.target_forwards - 1 for s in mine))
             line += f" | {name} {speedup:.3f}x tau {tau:.2f}"
         print(line)
