@@ -17,16 +17,14 @@ the drafter's priors per band (benchmarks/README.md, "context_match.py").
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
+from greedy_outputs import greedy_outputs  # benchmarks/ is on the path when this script runs
+
 from edge_spec.bench.audit import first_difference
-from edge_spec.bench.prompts import load_prompts
-from edge_spec.bundle import load_manifest
 from edge_spec.drafters.ngram import NgramConfig
 from edge_spec.drafters.ngram_context import ContextNgrams
-from edge_spec.tokenizer import BundleTokenizer
 
 
 def replay(prompt: list[int], output: list[int], config: NgramConfig, max_depth: int, tally: dict) -> None:
@@ -58,21 +56,11 @@ def main() -> None:
     parser.add_argument("--max-depth", type=int, default=15)
     args = parser.parse_args()
 
-    run = json.loads(args.result.read_text())
-    prompts = {p.prompt_id: p for p in load_prompts(run["config"]["prompts_file"])}
-    root, manifest = load_manifest(args.bundle)
-    tokenizer = BundleTokenizer(root / manifest.tokenizer["dir"])
+    _, outputs = greedy_outputs(args.result, args.bundle)
     config = NgramConfig()
     tally: dict = defaultdict(lambda: [0, 0, 0])
-    for record in run["prompts"]:
-        output = record["results"]["none"]["tokens"]
-        if len(output) < 2:
-            continue
-        source = prompts[record["prompt_id"]].as_input()
-        prompt = tokenizer.encode(source) if isinstance(source, str) else tokenizer.apply_chat_template(source)
-        if len(prompt) != record["prompt_tokens"]:
-            raise SystemExit(f"{args.result}: {record['prompt_id']} does not match its prompt file; rerun the bench")
-        replay(prompt, output, config, args.max_depth, tally)
+    for item in outputs:
+        replay(item.prompt, item.output, config, args.max_depth, tally)
 
     print(f"{args.result.name}: context-tier copies by match band (depth <= {args.max_depth})")
     print(f"{'candidate':10s} {'band':>9s} {'count':>6s} {'first right':>12s} {'tokens right':>13s}")

@@ -21,21 +21,18 @@ candidates themselves, at the same number of draft tokens per step:
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from greedy_outputs import greedy_outputs  # benchmarks/ is on the path when this script runs
 
-from edge_spec.bench.prompts import load_prompts
-from edge_spec.bundle import load_manifest
 from edge_spec.drafters.base import DraftBudget
 from edge_spec.drafters.ngram import NgramDrafter
 from edge_spec.drafters.ngram_static import StaticNgramDB
 from edge_spec.engine.acceptance import verify_greedy
 from edge_spec.engine.tree import ROOT, CandidateTree
-from edge_spec.tokenizer import BundleTokenizer
 
 Proposer = Callable[[list[int]], CandidateTree]
 
@@ -103,10 +100,7 @@ def main() -> None:
     parser.add_argument("--max-ngram", type=int, default=3, help="prompt lookup's g")
     args = parser.parse_args()
 
-    run = json.loads(args.result.read_text())
-    prompts = {p.prompt_id: p for p in load_prompts(run["config"]["prompts_file"])}
-    root, manifest = load_manifest(args.bundle)
-    tokenizer = BundleTokenizer(root / manifest.tokenizer["dir"])
+    run, outputs = greedy_outputs(args.result, args.bundle)
     static = StaticNgramDB.open(args.ngram_db) if args.ngram_db else None
     drafter = NgramDrafter(static_db=static)
     budgets = [int(b) for b in args.budgets.split(",")]
@@ -125,20 +119,13 @@ def main() -> None:
 
     tokens: dict[str, int] = defaultdict(int)
     steps: dict[tuple[str, str], int] = defaultdict(int)
-    for record in run["prompts"]:
-        output = record["results"]["none"]["tokens"]
-        if len(output) < 2:
-            continue
-        given = prompts[record["prompt_id"]].as_input()
-        prompt = tokenizer.encode(given) if isinstance(given, str) else tokenizer.apply_chat_template(given)
-        if len(prompt) != record["prompt_tokens"]:
-            raise SystemExit(f"{args.result}: {record['prompt_id']} does not match its prompt file; rerun the bench")
-        for category in (record["category"], "all"):
-            tokens[category] += len(output) - 1
+    for item in outputs:
+        for category in (item.category, "all"):
+            tokens[category] += len(item.output) - 1
         for name, (propose, observe) in arms.items():
             drafter.reset()
-            count = replay(propose, observe, prompt, output)
-            for category in (record["category"], "all"):
+            count = replay(propose, observe, item.prompt, item.output)
+            for category in (item.category, "all"):
                 steps[(name, category)] += count
 
     categories = sorted(tokens, key=lambda c: (c == "all", c))

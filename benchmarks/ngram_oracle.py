@@ -20,14 +20,13 @@ No model runs except for measuring the curve when the cache has none for this bu
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from greedy_outputs import greedy_outputs  # benchmarks/ is on the path when this script runs
 
 from edge_spec import Pipeline
-from edge_spec.bench.prompts import load_prompts
 from edge_spec.drafters.base import DraftBudget
 from edge_spec.engine.acceptance import verify_greedy
 from edge_spec.engine.planner import VerifyCost
@@ -64,8 +63,7 @@ def main() -> None:
     parser.add_argument("--max-depth", type=int, default=15)
     args = parser.parse_args()
 
-    run = json.loads(args.result.read_text())
-    prompts = {p.prompt_id: p for p in load_prompts(run["config"]["prompts_file"])}
+    run, outputs = greedy_outputs(args.result, args.bundle)
     pipe = Pipeline.load(
         args.bundle, drafter="ngram", exact=args.exact, static_db=args.ngram_db, model_db=None, learn=False
     )
@@ -73,17 +71,11 @@ def main() -> None:
     units = defaultdict(float)  # per category: one-token-pass units the oracle spends
     tokens = defaultdict(int)
     steps = defaultdict(int)
-    for record in run["prompts"]:
-        output = record["results"]["none"]["tokens"]
-        if len(output) < 2:  # stopped at once: no step to draft for
-            continue
-        prompt = pipe.encode(prompts[record["prompt_id"]].as_input())
-        if len(prompt) != record["prompt_tokens"]:
-            raise SystemExit(f"{args.result}: {record['prompt_id']} does not match its prompt file; rerun the bench")
-        accepted = oracle_steps(pipe.drafter, prompt, output, args.max_depth)
-        for category in (record["category"], "all"):
+    for item in outputs:
+        accepted = oracle_steps(pipe.drafter, item.prompt, item.output, args.max_depth)
+        for category in (item.category, "all"):
             units[category] += sum(cost.ratio(a + 1) for a in accepted)
-            tokens[category] += len(output) - 1
+            tokens[category] += len(item.output) - 1
             steps[category] += len(accepted)
     pipe.close()
 

@@ -1,0 +1,44 @@
+"""The target's greedy outputs of an `edge-spec bench` run, each with the prompt ids it continues.
+
+The scripts that replay drafters over what the target wrote (no model runs) read them here, so
+a run whose prompt file has changed since is refused in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_spec.bench.prompts import load_prompts
+from edge_spec.bundle import load_manifest
+from edge_spec.tokenizer import BundleTokenizer
+
+
+@dataclass
+class GreedyOutput:
+    """One prompt of the run: its category, prompt token ids and plain decoding's output ids."""
+
+    prompt_id: str
+    category: str
+    prompt: list[int]
+    output: list[int]
+
+
+def greedy_outputs(result: Path, bundle: Path) -> tuple[dict, list[GreedyOutput]]:
+    """(the run's JSON, its outputs of two tokens or more), prompts encoded by BUNDLE's tokenizer."""
+    run = json.loads(result.read_text())
+    prompts = {p.prompt_id: p for p in load_prompts(run["config"]["prompts_file"])}
+    root, manifest = load_manifest(bundle)
+    tokenizer = BundleTokenizer(root / manifest.tokenizer["dir"])
+    outputs = []
+    for record in run["prompts"]:
+        output = record["results"]["none"]["tokens"]
+        if len(output) < 2:  # stopped at once: no step to draft for
+            continue
+        given = prompts[record["prompt_id"]].as_input()
+        prompt = tokenizer.encode(given) if isinstance(given, str) else tokenizer.apply_chat_template(given)
+        if len(prompt) != record["prompt_tokens"]:
+            raise SystemExit(f"{result}: {record['prompt_id']} does not match its prompt file; rerun the bench")
+        outputs.append(GreedyOutput(record["prompt_id"], record["category"], prompt, output))
+    return run, outputs
