@@ -13,6 +13,11 @@ Reported per category and overall, beside what the run measured:
   oracle tau       tokens per target pass with perfect choices (depth up to --max-depth);
   oracle speedup   decode tokens per one-token-pass time, in curve units (a bound on decode
                    tokens/s over plain decoding: the real engine adds its own overhead);
+  planner          the same replay with the engine's own planner choosing (a fresh DraftPlanner
+                   on the same curve), paying t(rows) per pass plus the curve's switch cost
+                   whenever the pass size changes: its tau and speedup in curve units. Between
+                   oracle and planner lie the planner's guesses; between planner and measured,
+                   what the curve does not capture (pass times in situ, the engine's overhead);
   measured         the run's decode speedup of `ngram` over `none`, and its tau.
 No model runs except for measuring the curve when the cache has none for this bundle.
 """
@@ -29,7 +34,8 @@ from greedy_outputs import greedy_outputs  # benchmarks/ is on the path when thi
 from edge_spec import Pipeline
 from edge_spec.drafters.base import DraftBudget
 from edge_spec.engine.acceptance import verify_greedy
-from edge_spec.engine.planner import VerifyCost
+from edge_spec.engine.planner import DraftPlanner, VerifyCost
+from edge_spec.engine.speculative import MAX_DEPTH
 
 
 def oracle_steps(drafter, prompt: list[int], output: list[int], max_depth: int) -> list[int]:  # noqa: ANN001
@@ -54,6 +60,33 @@ def oracle_steps(drafter, prompt: list[int], output: list[int], max_depth: int) 
     return accepted
 
 
+def planner_steps(drafter, planner: DraftPlanner, prompt: list[int], output: list[int]) -> tuple[int, float]:  # noqa: ANN001
+    """(passes, seconds by the curve) when PLANNER cuts each tree, as in engine/speculative.py."""
+    drafter.reset()
+    planner.new_request()
+    drafter.observe([*prompt, output[0]])
+    cost = planner.cost
+    passes, seconds, last = 0, 0.0, None
+    i = 0
+    while i < len(output) - 1:
+        remaining = len(output) - 1 - i
+        budget = DraftBudget(max_nodes=planner.max_nodes, max_depth=min(MAX_DEPTH, remaining))
+        tree = planner.plan(drafter.propose(budget))
+        rows = planner.pass_rows
+        argmax = np.full(len(tree) + 1, -1, dtype=np.int64)
+        argmax[0] = output[i + 1]
+        ahead = i + 1 + tree.depths
+        inside = ahead < len(output)
+        argmax[1:][inside] = np.asarray(output)[ahead[inside]]
+        verdict = verify_greedy(tree, argmax)
+        planner.observe(tree, verdict.path)
+        step = min(len(verdict.emitted), remaining)
+        drafter.observe(output[i + 1 : i + 1 + step])
+        seconds += float(cost(rows)) + (cost.switch_s if rows != last else 0.0)
+        passes, last, i = passes + 1, rows, i + step
+    return passes, seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("result", type=Path, help="an `edge-spec bench` JSON with the none and ngram modes")
@@ -68,29 +101,36 @@ def main() -> None:
         args.bundle, drafter="ngram", exact=args.exact, static_db=args.ngram_db, model_db=None, learn=False
     )
     cost: VerifyCost = pipe.planner().cost
+    planner = DraftPlanner(cost)
     units = defaultdict(float)  # per category: one-token-pass units the oracle spends
     tokens = defaultdict(int)
     steps = defaultdict(int)
+    planned = defaultdict(lambda: [0, 0.0])  # per category: the planner's passes and seconds
     for item in outputs:
         accepted = oracle_steps(pipe.drafter, item.prompt, item.output, args.max_depth)
+        passes, seconds = planner_steps(pipe.drafter, planner, item.prompt, item.output)
         for category in (item.category, "all"):
             units[category] += sum(cost.ratio(a + 1) for a in accepted)
             tokens[category] += len(item.output) - 1
             steps[category] += len(accepted)
+            planned[category][0] += passes
+            planned[category][1] += seconds
     pipe.close()
 
     measured = {(r["mode"], r["category"]): r for r in run["summary"]}
     cpu = run["machine"]["cpu"]
     print(f"{args.result.name}: oracle over the drafter's candidates (depth <= {args.max_depth}), {cpu}")
-    header = ("oracle tau", "oracle speedup", "measured speedup", "measured tau")
+    header = ("oracle tau", "oracle speedup", "planner tau", "planner speedup", "measured speedup", "measured tau")
     print(f"{'category':16s} " + " ".join(f"{h:>{len(h)}s}" for h in header))
     for category in sorted(units, key=lambda c: (c == "all", c)):
         plain = measured.get(("none", category))
         ngram = measured.get(("ngram", category))
         speedup = ngram["decode_tokens_per_s"] / plain["decode_tokens_per_s"] if plain and ngram else float("nan")
         tau = ngram["tau"] if ngram else float("nan")
+        passes, seconds = planned[category]
         print(
             f"{category:16s} {tokens[category] / steps[category]:10.2f} {tokens[category] / units[category]:13.2f}x"
+            f" {tokens[category] / passes:11.2f} {tokens[category] * float(cost(1)) / seconds:14.2f}x"
             f" {speedup:15.2f}x {tau:12.2f}"
         )
 
