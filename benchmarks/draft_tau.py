@@ -26,12 +26,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from greedy_outputs import greedy_outputs  # benchmarks/ is on the path when this script runs
+from greedy_outputs import greedy_outputs, verify_along  # benchmarks/ is on the path when this script runs
 
 from edge_spec.drafters.base import DraftBudget
 from edge_spec.drafters.ngram import NgramDrafter
 from edge_spec.drafters.ngram_static import StaticNgramDB
-from edge_spec.engine.acceptance import verify_greedy
 from edge_spec.engine.tree import ROOT, CandidateTree
 
 Proposer = Callable[[list[int]], CandidateTree]
@@ -78,12 +77,7 @@ def replay(propose: Proposer, observe: Callable[[list[int]], None], prompt: list
     steps, i = 0, 0
     while i < len(output) - 1:
         tree = propose(history)
-        argmax = np.full(len(tree) + 1, -1, dtype=np.int64)
-        argmax[0] = output[i + 1]
-        ahead = i + 1 + tree.depths
-        inside = ahead < len(output)
-        argmax[1:][inside] = np.asarray(output)[ahead[inside]]
-        emitted = verify_greedy(tree, argmax).emitted[: len(output) - 1 - i]
+        emitted = verify_along(tree, output, i).emitted[: len(output) - 1 - i]
         observe(emitted)
         history += emitted
         i += len(emitted)

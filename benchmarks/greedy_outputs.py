@@ -10,8 +10,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from edge_spec.bench.prompts import load_prompts
 from edge_spec.bundle import load_manifest
+from edge_spec.engine.acceptance import Verdict, verify_greedy
+from edge_spec.engine.tree import CandidateTree
 from edge_spec.tokenizer import BundleTokenizer
 
 
@@ -42,3 +46,17 @@ def greedy_outputs(result: Path, bundle: Path) -> tuple[dict, list[GreedyOutput]
             raise SystemExit(f"{result}: {record['prompt_id']} does not match its prompt file; rerun the bench")
         outputs.append(GreedyOutput(record["prompt_id"], record["category"], prompt, output))
     return run, outputs
+
+
+def verify_along(tree: CandidateTree, output: list[int], root: int) -> Verdict:
+    """What a target pass would accept of TREE drafted after OUTPUT[ROOT] (the step's root).
+
+    The target's argmax is known along the output only, but only that path can be accepted:
+    a node off it gets -1, which no token equals.
+    """
+    argmax = np.full(len(tree) + 1, -1, dtype=np.int64)
+    argmax[0] = output[root + 1]
+    ahead = root + 1 + tree.depths
+    inside = ahead < len(output)
+    argmax[1:][inside] = np.asarray(output)[ahead[inside]]
+    return verify_greedy(tree, argmax)

@@ -28,12 +28,10 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-from greedy_outputs import greedy_outputs  # benchmarks/ is on the path when this script runs
+from greedy_outputs import greedy_outputs, verify_along  # benchmarks/ is on the path when this script runs
 
 from edge_spec import Pipeline
 from edge_spec.drafters.base import DraftBudget
-from edge_spec.engine.acceptance import verify_greedy
 from edge_spec.engine.planner import DraftPlanner, VerifyCost
 from edge_spec.engine.speculative import MAX_DEPTH
 
@@ -46,13 +44,7 @@ def oracle_steps(drafter, prompt: list[int], output: list[int], max_depth: int) 
     i = 0  # output[i] is the root: emitted, not yet fed to the target
     while i < len(output) - 1:
         tree = drafter.propose(DraftBudget(max_nodes=64, max_depth=max_depth))
-        # the target's argmax at each row: known along the output, and only that path matters
-        argmax = np.full(len(tree) + 1, -1, dtype=np.int64)
-        argmax[0] = output[i + 1]
-        ahead = i + 1 + tree.depths
-        inside = ahead < len(output)
-        argmax[1:][inside] = np.asarray(output)[ahead[inside]]
-        verdict = verify_greedy(tree, argmax)
+        verdict = verify_along(tree, output, i)
         step = min(len(verdict.emitted), len(output) - 1 - i)
         accepted.append(step - 1)
         drafter.observe(output[i + 1 : i + 1 + step])
@@ -73,12 +65,7 @@ def planner_steps(drafter, planner: DraftPlanner, prompt: list[int], output: lis
         budget = DraftBudget(max_nodes=planner.max_nodes, max_depth=min(MAX_DEPTH, remaining))
         tree = planner.plan(drafter.propose(budget))
         rows = planner.pass_rows
-        argmax = np.full(len(tree) + 1, -1, dtype=np.int64)
-        argmax[0] = output[i + 1]
-        ahead = i + 1 + tree.depths
-        inside = ahead < len(output)
-        argmax[1:][inside] = np.asarray(output)[ahead[inside]]
-        verdict = verify_greedy(tree, argmax)
+        verdict = verify_along(tree, output, i)
         planner.observe(tree, verdict.path)
         step = min(len(verdict.emitted), remaining)
         drafter.observe(output[i + 1 : i + 1 + step])
