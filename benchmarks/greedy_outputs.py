@@ -1,7 +1,8 @@
 """The target's greedy outputs of an `edge-spec bench` run, each with the prompt ids it continues.
 
 The scripts that replay drafters over what the target wrote (no model runs) read them here, so
-a run whose prompt file has changed since is refused in one place.
+a run whose prompt file has changed since is refused in one place, and ask `verify_along` what
+a target pass would have accepted of a drafted tree.
 """
 
 from __future__ import annotations
