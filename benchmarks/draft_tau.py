@@ -26,14 +26,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from greedy_outputs import greedy_outputs, verify_along  # benchmarks/ is on the path when this script runs
+from greedy_outputs import greedy_outputs, replay  # benchmarks/ is on the path when this script runs
 
 from edge_spec.drafters.base import DraftBudget
 from edge_spec.drafters.ngram import NgramDrafter
 from edge_spec.drafters.ngram_static import StaticNgramDB
 from edge_spec.engine.tree import ROOT, CandidateTree
 
-Proposer = Callable[[list[int]], CandidateTree]
+Proposer = Callable[[list[int]], CandidateTree]  # history -> draft
 
 
 def prompt_lookup(history: Sequence[int], k: int, max_ngram: int) -> list[int]:
@@ -70,19 +70,15 @@ def top_nodes(tree: CandidateTree, k: int) -> CandidateTree:
     return tree.subtree(order)
 
 
-def replay(propose: Proposer, observe: Callable[[list[int]], None], prompt: list[int], output: list[int]) -> int:
+def steps_along(propose: Proposer, observe: Callable[[list[int]], None], prompt: list[int], output: list[int]) -> int:
     """Steps a drafter needs to emit OUTPUT[1:] after PROMPT + OUTPUT[0] (the prefill's token)."""
-    observe([*prompt, output[0]])
-    history = [*prompt, output[0]]
-    steps, i = 0, 0
-    while i < len(output) - 1:
-        tree = propose(history)
-        emitted = verify_along(tree, output, i).emitted[: len(output) - 1 - i]
-        observe(emitted)
-        history += emitted
-        i += len(emitted)
-        steps += 1
-    return steps
+    history: list[int] = []
+
+    def told(tokens: list[int]) -> None:
+        history.extend(tokens)
+        observe(tokens)
+
+    return sum(1 for _ in replay(lambda _remaining: propose(history), told, prompt, output))
 
 
 def main() -> None:
@@ -118,7 +114,7 @@ def main() -> None:
             tokens[category] += len(item.output) - 1
         for name, (propose, observe) in arms.items():
             drafter.reset()
-            count = replay(propose, observe, item.prompt, item.output)
+            count = steps_along(propose, observe, item.prompt, item.output)
             for category in (item.category, "all"):
                 steps[(name, category)] += count
 

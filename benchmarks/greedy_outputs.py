@@ -1,13 +1,14 @@
 """The target's greedy outputs of an `edge-spec bench` run, each with the prompt ids it continues.
 
 The scripts that replay drafters over what the target wrote (no model runs) read them here, so
-a run whose prompt file has changed since is refused in one place, and ask `verify_along` what
-a target pass would have accepted of a drafted tree.
+a run whose prompt file has changed since is refused in one place, and `replay` steps a drafter
+along one of them as the engine's loop would.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,3 +62,23 @@ def verify_along(tree: CandidateTree, output: list[int], root: int) -> Verdict:
     inside = ahead < len(output)
     argmax[1:][inside] = np.asarray(output)[ahead[inside]]
     return verify_greedy(tree, argmax)
+
+
+def replay(
+    propose: Callable[[int], CandidateTree], observe: Callable[[list[int]], None], prompt: list[int], output: list[int]
+) -> Iterator[tuple[CandidateTree, Verdict, int]]:
+    """Each step of drafting along OUTPUT after PROMPT: (tree, verdict, tokens emitted).
+
+    OUTPUT[0] came from the prefill; PROPOSE(remaining tokens) drafts after the history, which
+    OBSERVE is told as it grows (the prompt with the first token, then each step's tokens).
+    """
+    observe([*prompt, output[0]])
+    i = 0  # output[i] is the root: emitted, not yet fed to the target
+    while i < len(output) - 1:
+        remaining = len(output) - 1 - i
+        tree = propose(remaining)
+        verdict = verify_along(tree, output, i)
+        step = min(len(verdict.emitted), remaining)
+        observe(output[i + 1 : i + 1 + step])
+        yield tree, verdict, step
+        i += step

@@ -28,49 +28,39 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-from greedy_outputs import greedy_outputs, verify_along  # benchmarks/ is on the path when this script runs
+from greedy_outputs import greedy_outputs, replay  # benchmarks/ is on the path when this script runs
 
 from edge_spec import Pipeline
 from edge_spec.drafters.base import DraftBudget
 from edge_spec.engine.planner import DraftPlanner, VerifyCost
 from edge_spec.engine.speculative import MAX_DEPTH
+from edge_spec.engine.tree import CandidateTree
 
 
 def oracle_steps(drafter, prompt: list[int], output: list[int], max_depth: int) -> list[int]:  # noqa: ANN001
     """Accepted draft tokens at each step when only the right path of each tree is verified."""
     drafter.reset()
-    drafter.observe([*prompt, output[0]])
-    accepted = []
-    i = 0  # output[i] is the root: emitted, not yet fed to the target
-    while i < len(output) - 1:
-        tree = drafter.propose(DraftBudget(max_nodes=64, max_depth=max_depth))
-        verdict = verify_along(tree, output, i)
-        step = min(len(verdict.emitted), len(output) - 1 - i)
-        accepted.append(step - 1)
-        drafter.observe(output[i + 1 : i + 1 + step])
-        i += step
-    return accepted
+    budget = DraftBudget(max_nodes=64, max_depth=max_depth)
+    steps = replay(lambda _remaining: drafter.propose(budget), drafter.observe, prompt, output)
+    return [step - 1 for _, _, step in steps]
 
 
 def planner_steps(drafter, planner: DraftPlanner, prompt: list[int], output: list[int]) -> tuple[int, float]:  # noqa: ANN001
     """(passes, seconds by the curve) when PLANNER cuts each tree, as in engine/speculative.py."""
     drafter.reset()
     planner.new_request()
-    drafter.observe([*prompt, output[0]])
     cost = planner.cost
-    passes, seconds, last = 0, 0.0, None
-    i = 0
-    while i < len(output) - 1:
-        remaining = len(output) - 1 - i
+
+    def propose(remaining: int) -> CandidateTree:
         budget = DraftBudget(max_nodes=planner.max_nodes, max_depth=min(MAX_DEPTH, remaining))
-        tree = planner.plan(drafter.propose(budget))
-        rows = planner.pass_rows
-        verdict = verify_along(tree, output, i)
+        return planner.plan(drafter.propose(budget))
+
+    passes, seconds, last = 0, 0.0, None
+    for tree, verdict, _ in replay(propose, drafter.observe, prompt, output):
         planner.observe(tree, verdict.path)
-        step = min(len(verdict.emitted), remaining)
-        drafter.observe(output[i + 1 : i + 1 + step])
+        rows = planner.pass_rows
         seconds += float(cost(rows)) + (cost.switch_s if rows != last else 0.0)
-        passes, last, i = passes + 1, rows, i + step
+        passes, last = passes + 1, rows
     return passes, seconds
 
 
