@@ -152,15 +152,17 @@ def gguf_to_model_dir(gguf_file: Path, out_dir: Path) -> Path:
         raise ExportError(f"{gguf_file}: no general.architecture in the GGUF metadata; not a model file")
     _check_architecture(gguf_file, architecture)
     vocabulary = _read_vocabulary(fields, architecture)
-    del reader, fields  # the memory map; transformers opens the file again
-
     model_dir = out_dir / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
+    weights_file = _without_vocabulary(reader, fields, architecture, len(vocabulary.tokens), out_dir)
+    del reader, fields  # the memory map; transformers opens the file again
     log.info("%s: rebuilding the %s tokenizer (%d tokens)", gguf_file.name, vocabulary.model, len(vocabulary.tokens))
     _write_tokenizer(gguf_file, vocabulary, model_dir)
     check_tokenizer(model_dir, vocabulary, gguf_file)
     log.info("%s: dequantizing the %s weights to fp32", gguf_file.name, architecture)
-    _write_model(gguf_file, vocabulary, model_dir)
+    _write_model(gguf_file, vocabulary, model_dir, weights_file)
+    if weights_file != gguf_file:
+        weights_file.unlink()
     log.info("%s: converted to %s", gguf_file.name, model_dir)
     return model_dir
 
@@ -282,6 +284,59 @@ def _read_vocabulary(fields: _Fields, architecture: str) -> GGUFVocabulary:
         chat_template=fields.get("tokenizer.chat_template"),
         context_length=int(context) if isinstance(context, int) else None,
     )
+
+
+# The tokenizer's arrays: a 49k-token BPE vocabulary with its merges is ~440k metadata parts.
+_VOCABULARY_ARRAYS = (
+    "tokenizer.ggml.tokens",
+    "tokenizer.ggml.scores",
+    "tokenizer.ggml.token_type",
+    "tokenizer.ggml.merges",
+)
+
+
+def _without_vocabulary(reader, fields: _Fields, architecture: str, vocab_size: int, out_dir: Path) -> Path:  # noqa: ANN001
+    """A copy of the GGUF without the tokenizer's arrays, for transformers to read config and
+    weights from; the file itself when a field does not copy.
+
+    transformers parses every metadata field of the file twice (once for the config, once for
+    the weights), and the vocabulary is most of them: 5-7 s a parse on a 2-core laptop for
+    SmolLM2's 49k tokens, while copying the weights' bytes takes well under a second. The
+    vocabulary was read already, and a config without `<arch>.vocab_size` gets what transformers
+    would have counted: the number of tokens.
+    """
+    from gguf import GGUFValueType, GGUFWriter
+
+    path = fields.path
+    light = out_dir / "weights-only.gguf"
+    try:
+        writer = GGUFWriter(str(light), arch=architecture, endianess=reader.endianess)
+        for key, item in reader.fields.items():
+            if key.startswith("GGUF.") or key == "general.architecture" or key in _VOCABULARY_ARRAYS:
+                continue
+            if key == "general.alignment":
+                writer.data_alignment = int(fields.get(key))
+            kind = item.types[0]
+            sub = item.types[-1] if kind == GGUFValueType.ARRAY else None
+            if sub == GGUFValueType.ARRAY:  # arrays of arrays: rare, and _Fields does not read them
+                raise ValueError(f"{key} is an array of arrays")
+            writer.add_key_value(key, fields.get(key), kind, sub_type=sub)
+        if f"{architecture}.vocab_size" not in reader.fields:
+            writer.add_key_value(f"{architecture}.vocab_size", vocab_size, GGUFValueType.UINT32)
+        for tensor in reader.tensors:
+            data = tensor.data
+            writer.add_tensor_info(tensor.name, data.shape, data.dtype, data.nbytes, tensor.tensor_type)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_ti_data_to_file()
+        for tensor in reader.tensors:
+            writer.write_tensor_data(tensor.data)
+        writer.close()
+    except (ValueError, TypeError, KeyError, OSError, ExportError) as exc:
+        log.info("%s: read whole by transformers (%s)", path.name, _first_line(exc))
+        light.unlink(missing_ok=True)
+        return path
+    return light
 
 
 # --- the tokenizer -----------------------------------------------------------------------------
@@ -469,8 +524,12 @@ def tokenizer_problem(tokenizer, vocab: GGUFVocabulary) -> str | None:  # noqa: 
 # --- the weights -------------------------------------------------------------------------------
 
 
-def _write_model(path: Path, vocab: GGUFVocabulary, model_dir: Path) -> None:
-    """Dequantize with transformers and save fp32 safetensors, config and generation config."""
+def _write_model(path: Path, vocab: GGUFVocabulary, model_dir: Path, weights_file: Path | None = None) -> None:
+    """Dequantize with transformers and save fp32 safetensors, config and generation config.
+
+    WEIGHTS_FILE (default PATH) is what transformers reads; errors name PATH, the user's file.
+    """
+    weights_file = weights_file or path
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig
 
@@ -479,7 +538,7 @@ def _write_model(path: Path, vocab: GGUFVocabulary, model_dir: Path) -> None:
     try:
         with quiet_transformers():
             loaded, info = AutoModelForCausalLM.from_pretrained(
-                str(path.parent), gguf_file=path.name, dtype=torch.float32, output_loading_info=True
+                str(weights_file.parent), gguf_file=weights_file.name, dtype=torch.float32, output_loading_info=True
             )
     except Exception as exc:  # unknown quantization types, tensor-name mismatches, memory: one line each
         raise ExportError(

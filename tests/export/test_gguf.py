@@ -61,12 +61,18 @@ def prompt_ids(model_dir: Path) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def reference(gguf_file: Path, prompt_ids: list[int]) -> list[int]:
-    """Greedy tokens of transformers on the GGUF file loaded directly."""
+def direct(gguf_file: Path):  # noqa: ANN201
+    """transformers' model of the GGUF file, loaded directly."""
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name, dtype=torch.float32)
-    tokens = hf_greedy(model.eval(), prompt_ids)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def reference(direct, prompt_ids: list[int]) -> list[int]:  # noqa: ANN001
+    """Greedy tokens of transformers on the GGUF file loaded directly."""
+    tokens = hf_greedy(direct, prompt_ids)
     assert len(tokens) == NEW_TOKENS and len(set(tokens)) > 3, tokens  # a degenerate model would prove little
     return tokens
 
@@ -85,6 +91,30 @@ def test_model_dir_decodes_like_transformers_on_the_gguf(model_dir: Path, prompt
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert hf_greedy(model, prompt_ids) == reference
+
+
+def test_weights_are_read_from_a_copy_without_the_vocabulary(gguf_file: Path, model_dir: Path, direct, work) -> None:  # noqa: ANN001
+    """transformers parses the metadata twice: it gets a copy without the tokenizer's arrays (most
+    of the metadata), and the weights come out as its own from the whole file, bit for bit."""
+    from gguf import GGUFReader
+    from safetensors.torch import load_file
+
+    from edge_spec.export.gguf_source import _Fields, _without_vocabulary
+
+    reader = GGUFReader(str(gguf_file))
+    fields = _Fields(reader, gguf_file)
+    out = work / "light"
+    out.mkdir()
+    light = _without_vocabulary(reader, fields, "llama", len(fields.get("tokenizer.ggml.tokens")), out)
+    assert light != gguf_file and light.parent == out
+    light_fields = GGUFReader(str(light)).fields
+    assert "tokenizer.ggml.tokens" not in light_fields and "tokenizer.ggml.merges" not in light_fields
+    assert light_fields.keys() >= {"llama.block_count", "llama.vocab_size", "tokenizer.ggml.eos_token_id"}
+    assert [p.name for p in model_dir.parent.iterdir()] == ["model"]  # the conversion removed its copy
+
+    saved = load_file(str(model_dir / "model.safetensors"))
+    want = direct.state_dict()
+    assert saved and all(torch.equal(tensor, want[name]) for name, tensor in saved.items())
 
 
 def test_rebuilt_tokenizer_is_the_original(model_dir: Path) -> None:
