@@ -34,16 +34,17 @@ class BundleTokenizer:
             config = _read_json(directory / "tokenizer_config.json")
         except Exception as exc:  # noqa: BLE001 (tokenizers raises its own Exception subclass)
             raise BundleError(f"{directory}: the tokenizer cannot be loaded ({exc}); re-export") from None
-        self.special = {name: _token_text(config.get(name)) for name in SPECIAL_TOKENS}
+        # the special tokens the template may name, as text (absent ones left out, as transformers does)
+        self.special = {name: text for name in SPECIAL_TOKENS if (text := _token_text(config.get(name))) is not None}
         self.chat_template = _chat_template(directory, config)
         self._template = None  # compiled on first use
         self.eos_token_ids = frozenset(self._eos_ids(directory))
 
     def _eos_ids(self, directory: Path) -> set[int]:
         ids: set[int] = set()
-        eos = self.special["eos_token"]
-        if eos is not None and self.fast.token_to_id(eos) is not None:
-            ids.add(int(self.fast.token_to_id(eos)))
+        eos = self.fast.token_to_id(self.special.get("eos_token", ""))
+        if eos is not None:
+            ids.add(int(eos))
         value: Any = _read_json(directory / "generation_config.json").get("eos_token_id")
         if isinstance(value, int):
             ids.add(value)
@@ -61,20 +62,17 @@ class BundleTokenizer:
     def decode(self, ids: Any) -> str:
         return self.fast.decode([int(i) for i in ids], skip_special_tokens=False)
 
-    def render_chat(self, messages: list[dict[str, str]]) -> str:
-        """MESSAGES through the chat template, ending with the assistant's turn opened."""
+    def apply_chat_template(self, messages: list[dict[str, str]]) -> list[int]:
+        """MESSAGES through the chat template, ending with the assistant's turn opened, as ids."""
         if not self.has_chat_template:
             raise BundleError("this bundle's tokenizer has no chat template; pass plain text instead")
         if self._template is None:
             self._template = _compile(self.chat_template)
-        specials = {k: v for k, v in self.special.items() if v is not None}
-        return self._template.render(
-            messages=messages, tools=None, documents=None, add_generation_prompt=True, **specials
+        text = self._template.render(
+            messages=messages, tools=None, documents=None, add_generation_prompt=True, **self.special
         )
-
-    def apply_chat_template(self, messages: list[dict[str, str]]) -> list[int]:
         # the template writes the special tokens itself, so none are added (as transformers does)
-        return self.encode(self.render_chat(messages), add_special_tokens=False)
+        return self.encode(text, add_special_tokens=False)
 
 
 def _read_json(path: Path) -> dict:
