@@ -39,7 +39,9 @@ MAX_STEAL = 0.05  # a measurement that lost more CPU time than this to the hyper
 # CPU in bursts, T=1 was timed in a slow moment and T=2..4 came out at 1.03x of it where they
 # cost 1.2x, and the planner padded every pass to 4 tokens (exact mode on code 63.0 tok/s,
 # against 67.9 with the curve measured in rounds; 2-core Xeon VM, SmolLM2-135M, fp16).
-METHOD = "rounds4"
+# "-chains": the paged session verifies short chains as one-token subsequences since 2026-12-04,
+# which changes what T=2..4 cost.
+METHOD = "rounds4-chains"
 
 
 def verify_cost(session: TargetSession, identity: str) -> VerifyCost:

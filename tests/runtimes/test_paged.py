@@ -36,6 +36,8 @@ def _script(session: TargetSession) -> list[np.ndarray]:
     session.keep([0])
     session.truncate(session.length - 2)
     out.append(session.forward(np.array([37, 41])).logits)
+    session.truncate(30)
+    out.append(session.forward(np.array([43, 47, 53, 59])).logits)  # a chain across the block edge
     return out
 
 
@@ -56,6 +58,28 @@ def test_paged_session_matches_the_stateful_one(zoo, arch, monkeypatch) -> None:
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * np.abs(want).max())
         assert np.array_equal(got.argmax(-1), want.argmax(-1))
     assert paged.length == stateful.length
+
+
+def test_chains_as_one_token_subsequences_match_one_subsequence(zoo) -> None:  # noqa: ANN001
+    """Short chains go in as one-token subsequences (the CPU plugin's one-token kernel); the
+    logits must be those of the chain as one subsequence, at every length up to the limit."""
+    from edge_spec.runtimes.openvino_paged import CHAIN_SPLIT_MAX
+
+    root, manifest = load_manifest(zoo.bundle("llama"))
+    split = open_target(root, manifest, "openvino", "CPU", "exact")
+    whole = open_target(root, manifest, "openvino", "CPU", "exact")
+    assert split.split_max == CHAIN_SPLIT_MAX >= 2
+    whole.split_max = 0
+    for session in (split, whole):
+        session.forward(np.arange(5, 35))  # 30 entries: the chains below cross the block edge at 32
+        session.commit()
+    for count in range(2, CHAIN_SPLIT_MAX + 2):
+        tokens = np.arange(60, 60 + count)
+        got, want = split.forward(tokens).logits, whole.forward(tokens).logits
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * np.abs(want).max())
+        assert np.array_equal(got.argmax(-1), want.argmax(-1))
+        for session in (split, whole):
+            session.truncate(30)
 
 
 def test_unknown_layout_is_one_line(zoo, monkeypatch) -> None:  # noqa: ANN001
