@@ -24,7 +24,11 @@ CPU plugin infers every shape again), a plan of another size pays half that extr
 usually holds for the next steps, which then pay none), and a smaller plan may instead be padded
 to the last pass's rows when that is cheaper: `pass_rows` tells the loop how many rows to run.
 Padding is renting, switching is buying (ski rental): once the pads' extra seconds since the
-last unpadded pass add up to one switch, the next small plan switches down instead.
+last unpadded pass add up to one switch, the next small plan switches down instead. Rows filled
+with nodes that the target rejects are rent too, though no pad shows it: once a held size has
+cost more than a switch beyond one-token steps, less what its accepted nodes saved, the next plan
+is made on the steady costs (`observe`; interleaved A/Bs on a 2-core EPYC: code exact +4.7%,
+code default +1.0%, Spec-Bench +1.2% decode, benchmarks/README.md, `loop_ab.py`).
 """
 
 from __future__ import annotations
@@ -99,6 +103,9 @@ class DraftPlanner:
         self.pass_rows = 1  # rows of the coming verify pass: root, planned nodes, pads
         self._last_rows: int | None = None  # rows of the pass before (None: unknown)
         self._pad_seconds = 0.0  # what pads have cost since the last pass without them
+        self._held_loss = 0.0  # what holding pass_rows has lost against one-token steps (see observe)
+        self._holding = False  # the coming pass has the last one's rows (more than one)
+        self.forget_held = True  # False: hold a size as long as the plans allow (A/B benchmarks)
 
     def new_request(self) -> None:
         """Halve what was learned so far: a tier that failed on one prompt can recover on the next.
@@ -108,9 +115,13 @@ class DraftPlanner:
         self.calibration.fade(0.5)
         self._last_rows = None
         self._pad_seconds = 0.0
+        self._held_loss = 0.0
 
     def plan(self, tree: CandidateTree) -> CandidateTree:
         """The best prefix (by acceptance chance) of TREE, with calibrated probs set; sets pass_rows."""
+        if self.forget_held and self._held_loss > self.cost.switch_s:
+            # the held size has lost more than a switch down would cost: plan on steady costs
+            self._last_rows, self._held_loss = None, 0.0
         if len(tree) == 0:
             return self._settle(tree)
         depths = tree.depths
@@ -153,12 +164,27 @@ class DraftPlanner:
         """Fix the coming pass's rows for PLANNED; return it."""
         rows = int(self._passes(np.array([len(planned)]))[0][0])
         pads = rows - len(planned) - 1
+        self._holding = rows > 1 and rows == self._last_rows
         self._pad_seconds = self._pad_seconds + float(self.cost(rows) - self.cost(rows - pads)) if pads else 0.0
         self.pass_rows = self._last_rows = rows
         return planned
 
     def observe(self, tree: CandidateTree, path: list[int]) -> None:
-        """Record, for each node whose parent was accepted, whether it was accepted too."""
+        """Record, for each node whose parent was accepted, whether it was accepted too.
+
+        Also what the pass just verified cost beyond a one-token step, less what its accepted
+        nodes saved (one step each), summed while its size holds. A size held for free, its rows
+        filled with nodes that are never accepted, never pays a switch or a pad, so neither the
+        switch charge nor the pads' rent lets the plan go back to one token: on Spec-Bench's
+        writing prompts, forty 3-row passes in a row at tau 1.06 (2-core EPYC). When that loss
+        outgrows a switch, plan() forgets the held size and plans on the steady costs.
+        """
+        rows = self.pass_rows
+        if self._holding:
+            step = float(self.cost(1))
+            self._held_loss = max(0.0, self._held_loss + float(self.cost(rows)) - step - len(path) * step)
+        else:
+            self._held_loss = 0.0
         if len(tree) == 0:
             return
         on_path = set(path)

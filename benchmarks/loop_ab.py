@@ -1,16 +1,18 @@
-"""Short chains verified as one-token subsequences or as one subsequence, side by side with
-plain decoding: interleaved in one process, per category.
+"""Variants of the speculative loop side by side with plain decoding: interleaved in one
+process, per category.
 
-    python benchmarks/chain_split_ab.py BUNDLE --prompts P --ngram-db DB [--exact] [--split 4,8]
+    python benchmarks/loop_ab.py BUNDLE --prompts P --ngram-db DB [--exact] \
+        --arm NAME:OBJECT.ATTRIBUTE=VALUE[,...] [--arm ...]
 
-The paged OpenVINO session verifies a causal chain of up to `CHAIN_SPLIT_MAX` tokens as that many
-one-token subsequences (runtimes/openvino_paged.py). Arm `split0` turns that off (every pass one
-subsequence); each `splitK` verifies chains of up to K tokens split. All arms run the n-gram
-drafter over DB (no model DB) with the same cached verify-cost curve, so their plans are the
-same and only the passes' cost differs. Every prompt runs in every arm and in plain decoding,
-in alternating order, each generation measured again while the hypervisor stole more than 5% of
-it. Reports per category and overall the geometric mean over prompts of decode and end-to-end
-tokens/s against plain decoding, and tau; with --exact, every output must equal plain decoding's.
+Every arm is a pipeline running the n-gram drafter over DB (no model DB) with the same cached
+verify-cost curve, with the attributes its --arm sets on its `session` or its `planner` (an int
+value), e.g. `--arm split0:session.split_max=0 --arm split4:session.split_max=4` (short chains
+verified as one-token subsequences or not, runtimes/openvino_paged.py) or
+`--arm hold:planner.forget_held=0 --arm forget:planner.forget_held=1` (engine/planner.py). Every
+prompt runs in every arm and in plain decoding, in alternating order, each generation measured
+again while the hypervisor stole more than 5% of it. Reports per category and overall the
+geometric mean over prompts of decode and end-to-end tokens/s against plain decoding, and tau;
+with --exact, every output must equal plain decoding's.
 """
 
 from __future__ import annotations
@@ -35,21 +37,26 @@ def main() -> None:
     parser.add_argument("--ngram-db", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=10, help="prompts per category")
     parser.add_argument("--exact", action="store_true", help="f32 compute, as --exact runs")
-    parser.add_argument("--split", default="4", help="comma-separated longest split chains, one arm each")
+    parser.add_argument("--arm", action="append", required=True, help="NAME:OBJECT.ATTRIBUTE=VALUE[,...]")
     args = parser.parse_args()
 
     prompts = load_prompts(args.prompts, limit=args.limit)
     arms: dict[str, Pipeline] = {
         "none": Pipeline.load(args.bundle, drafter="none", exact=args.exact, model_db=None, learn=False)
     }
-    for longest in [0] + [int(k) for k in args.split.split(",")]:
+    for spec in args.arm:
+        name, _, settings = spec.partition(":")
         pipe = Pipeline.load(
             args.bundle, drafter="ngram", exact=args.exact, static_db=args.ngram_db, model_db=None, learn=False
         )
-        if not hasattr(pipe.session, "split_max"):
-            raise SystemExit(f"{args.bundle}: its session is not the paged OpenVINO one; nothing to compare")
-        pipe.session.split_max = longest
-        arms[f"split{longest}"] = pipe
+        targets = {"session": pipe.session, "planner": pipe.planner()}
+        for setting in filter(None, settings.split(",")):
+            path, _, value = setting.partition("=")
+            owner, _, attribute = path.partition(".")
+            if owner not in targets or not hasattr(targets[owner], attribute):
+                raise SystemExit(f"--arm {spec}: {path} is not an attribute of this pipeline's session or planner")
+            setattr(targets[owner], attribute, int(value))
+        arms[name] = pipe
     # warm every arm up on the longest prompt: the first long pass after compiling costs more
     longest_prompt = max(prompts, key=lambda p: len(arms["none"].encode(p.as_input())))
     for pipe in arms.values():
