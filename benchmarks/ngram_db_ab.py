@@ -17,17 +17,16 @@ audits them).
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 from pathlib import Path
 from statistics import geometric_mean
 
+from interleaved_arms import run_interleaved  # benchmarks/ is on the path when this script runs
+
 from edge_spec import Pipeline
-from edge_spec.bench.machine import describe_machine, least_stolen
+from edge_spec.bench.machine import describe_machine
 from edge_spec.bench.prompts import load_prompts
 from edge_spec.engine.throughput_gate import ThroughputGate
 from edge_spec.pipeline import GenerationConfig
-
-MAX_STEAL = 0.05
 
 
 def main() -> None:
@@ -53,26 +52,10 @@ def main() -> None:
             if gated:
                 pipe.planner().gate = ThroughputGate()
             arms[f"{name}-gated" if gated else name] = pipe
-    config = GenerationConfig(max_new_tokens=128)
     for pipe in arms.values():
         pipe.generate(pipe.encode(prompts[0].as_input()), GenerationConfig(max_new_tokens=16))
 
-    runs: dict[str, dict[str, list]] = {name: defaultdict(list) for name in arms}
-    differ: dict[str, int] = defaultdict(int)
-    for i, prompt in enumerate(prompts):
-        outputs = {}
-        for name in list(arms) if i % 2 == 0 else list(arms)[::-1]:
-            pipe = arms[name]
-            ids = pipe.encode(prompt.as_input())
-            result, _, _ = least_stolen(lambda: pipe.generate(ids, config), MAX_STEAL, name)  # noqa: B023
-            outputs[name] = result.tokens
-            for key in (prompt.category, "all"):
-                runs[name][key].append(result.stats)
-        for name, tokens in outputs.items():
-            if tokens != outputs["none"]:
-                if args.exact:
-                    raise SystemExit(f"{prompt.prompt_id}: {name}'s output differs from plain decoding")
-                differ[name] += 1
+    runs, differ = run_interleaved(arms, prompts, args.exact)
 
     numerics = "exact" if args.exact else "default"
     print(f"{describe_machine()['cpu']}, {args.bundle.name}, {numerics}, {len(prompts)} prompts, 128 new tokens")

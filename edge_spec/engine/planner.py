@@ -179,10 +179,10 @@ class DraftPlanner:
         writing prompts, forty 3-row passes in a row at tau 1.06 (2-core EPYC). When that loss
         outgrows a switch, plan() forgets the held size and plans on the steady costs.
         """
-        rows = self.pass_rows
         if self._holding:
             step = float(self.cost(1))
-            self._held_loss = max(0.0, self._held_loss + float(self.cost(rows)) - step - len(path) * step)
+            extra = float(self.cost(self.pass_rows)) - step - len(path) * step
+            self._held_loss = max(0.0, self._held_loss + extra)
         else:
             self._held_loss = 0.0
         if len(tree) == 0:

@@ -124,10 +124,8 @@ class PagedOpenVINOSession(OpenVINOSession):
         count = input_ids.size
         causal = mask is None or bool(np.array_equal(mask, np.tril(np.ones_like(mask))))
         ids, positions = input_ids.reshape(-1), position_ids.reshape(-1)
-        if causal and 1 < count <= self.split_max:
-            feed = _chain_feed(ids, positions, logit_rows, self.kv.length, self.kv.block_size)
-        else:
-            feed = _paged_feed(ids, positions, logit_rows, self.kv.length, self.kv.block_size)
+        split = causal and 1 < count <= self.split_max
+        feed = _paged_feed(ids, positions, logit_rows, self.kv.length, self.kv.block_size, per_token=split)
         feed["qq_bias"], feed["qq_bias_begins"] = NO_TREE if causal else _tree_bias(mask)
         for name, values in feed.items():
             self._inputs.write(name, values)
@@ -197,33 +195,22 @@ def _bind_caches(request: Any, ports: list[Any], blocks: int) -> list[np.ndarray
     return views
 
 
-def _paged_feed(ids: np.ndarray, positions: np.ndarray, rows: np.ndarray, past: int, block: int) -> dict:
-    """One sequence of len(ids) new tokens after PAST entries in blocks 0, 1, 2, ..."""
-    total = past + ids.size
-    blocks = -(-total // block)
-    return {
-        "input_ids": ids,
-        "position_ids": positions,
-        "logit_rows": rows,
-        "past_lens": np.array([past], np.int32),
-        "subsequence_begins": np.array([0, ids.size], np.int32),
-        "block_indices": np.arange(blocks, dtype=np.int32),
-        "block_indices_begins": np.array([0, blocks], np.int32),
-        "max_context_len": np.array(total, np.int32),
-    }
-
-
-def _chain_feed(ids: np.ndarray, positions: np.ndarray, rows: np.ndarray, past: int, block: int) -> dict:
-    """A causal chain of T tokens as T one-token subsequences over the same blocks."""
+def _paged_feed(
+    ids: np.ndarray, positions: np.ndarray, rows: np.ndarray, past: int, block: int, per_token: bool = False
+) -> dict:
+    """len(ids) new tokens after PAST entries in blocks 0, 1, 2, ...: one subsequence, or with
+    PER_TOKEN one subsequence per token, token i after PAST + i entries (a causal chain)."""
     count = ids.size
-    lengths = past + 1 + np.arange(count)
-    blocks = -(-lengths // block)
+    sizes = np.ones(count, np.int32) if per_token else np.array([count], np.int32)
+    begins = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
+    past_lens = (past + begins[:-1]).astype(np.int32)
+    blocks = -(-(past_lens + sizes) // block)
     return {
         "input_ids": ids,
         "position_ids": positions,
         "logit_rows": rows,
-        "past_lens": (past + np.arange(count)).astype(np.int32),
-        "subsequence_begins": np.arange(count + 1, dtype=np.int32),
+        "past_lens": past_lens,
+        "subsequence_begins": begins,
         "block_indices": np.concatenate([np.arange(b, dtype=np.int32) for b in blocks]),
         "block_indices_begins": np.concatenate([[0], np.cumsum(blocks)]).astype(np.int32),
         "max_context_len": np.array(past + count, np.int32),
