@@ -5,12 +5,16 @@ process, per category.
         --arm NAME:OBJECT.ATTRIBUTE=VALUE[,...] [--arm ...]
 
 Every arm is a pipeline running the n-gram drafter over DB (no model DB) with the same cached
-verify-cost curve, with the attributes its --arm sets on its `session` or its `planner` (an int
-value), e.g. `--arm split0:session.split_max=0 --arm split4:session.split_max=4` (short chains
-verified as one-token subsequences or not, runtimes/openvino_paged.py) or
-`--arm hold:planner.forget_held=0 --arm forget:planner.forget_held=1` (engine/planner.py). Every
-prompt runs in every arm and in plain decoding, in alternating order, each generation measured
-again while the hypervisor stole more than 5% of it. Reports per category and overall the
+verify-cost curve, with the attributes its --arm sets on its `session`, its `planner` or its
+drafter's config (`drafter`, an NgramConfig); a value is a Python literal, a pair of dicts for
+a CountThresholds. E.g. `--arm split0:session.split_max=0 --arm split4:session.split_max=4`
+(short chains verified as one-token subsequences or not, runtimes/openvino_paged.py),
+`--arm hold:planner.forget_held=0 --arm forget:planner.forget_held=1` (engine/planner.py), or
+the n-gram thresholds used until 2026-12-04 against the current defaults (drafters/ngram.py):
+    --arm old:"drafter.context_min_support={1:2},drafter.static_thresholds=({1:8,2:4,3:2},{1:.5,2:.5,3:.5})"
+    --arm new:
+Every prompt runs in every arm and in plain decoding, in alternating order, each generation
+measured again while the hypervisor stole more than 5% of it. Reports per category and overall the
 geometric mean over prompts of decode and end-to-end tokens/s against plain decoding, and tau;
 with --exact, every output must equal plain decoding's.
 """
@@ -21,7 +25,8 @@ import argparse
 from pathlib import Path
 from statistics import geometric_mean
 
-from interleaved_arms import run_interleaved  # benchmarks/ is on the path when this script runs
+from arm_settings import setting_value, split_settings  # benchmarks/ is on the path when this script runs
+from interleaved_arms import run_interleaved
 
 from edge_spec import Pipeline
 from edge_spec.bench.machine import describe_machine
@@ -48,13 +53,13 @@ def main() -> None:
         pipe = Pipeline.load(
             args.bundle, drafter="ngram", exact=args.exact, static_db=args.ngram_db, model_db=None, learn=False
         )
-        targets = {"session": pipe.session, "planner": pipe.planner()}
-        for setting in filter(None, settings.split(",")):
+        targets = {"session": pipe.session, "planner": pipe.planner(), "drafter": pipe.drafter.config}
+        for setting in split_settings(settings):
             path, _, value = setting.partition("=")
             owner, _, attribute = path.partition(".")
             if owner not in targets or not hasattr(targets[owner], attribute):
-                raise SystemExit(f"--arm {spec}: {path} is not an attribute of this pipeline's session or planner")
-            setattr(targets[owner], attribute, int(value))
+                raise SystemExit(f"--arm {spec}: {path} is not an attribute of the session, planner or drafter")
+            setattr(targets[owner], attribute, setting_value(getattr(targets[owner], attribute), value))
         arms[name] = pipe
     # warm every arm up on the longest prompt: the first long pass after compiling costs more
     longest_prompt = max(prompts, key=lambda p: len(arms["none"].encode(p.as_input())))

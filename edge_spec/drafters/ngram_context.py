@@ -63,9 +63,8 @@ class ContextNgrams:
     def candidates(self, max_depth: int, max_candidates: int, min_support: dict[int, int]) -> list[ContextCandidate]:
         """Continuations of the current suffix, longest match first, most recent first.
 
-        A continuation is proposed only when at least min_support[n] of the occurrences of the
-        n-token suffix agree on its first token (llama.cpp's lax thresholds: short matches must
-        repeat before they are trusted).
+        A continuation is proposed only when at least min_support[n] (default 1) of the
+        occurrences of the n-token suffix agree on its first token (llama.cpp's lax thresholds).
         """
         history = self.history
         end = len(history)

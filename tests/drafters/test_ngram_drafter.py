@@ -8,7 +8,7 @@ import numpy as np
 
 from edge_spec import Pipeline
 from edge_spec.drafters.base import DraftBudget
-from edge_spec.drafters.ngram import NgramDrafter
+from edge_spec.drafters.ngram import CountThresholds, NgramConfig, NgramDrafter
 from edge_spec.drafters.ngram_context import ContextNgrams
 from edge_spec.drafters.ngram_model import ModelNgramDB
 
@@ -108,6 +108,32 @@ def test_count_tiers_follow_their_thresholds() -> None:
     drafter.reset()
     drafter.observe([7, 1])
     assert len(drafter.propose(BUDGET)) == 0
+
+
+def test_static_tier_leaves_a_minority_continuation_to_the_planner() -> None:
+    """The static DB proposes its top continuation with its share as the prior, unless it is
+    rare or a small minority; the config's thresholds decide, and a single context match counts."""
+    minority = Table({(1,): {2: 4, 5: 3, 6: 3}})  # 2 leads with 40%: the old clear-majority rule refused it
+    drafter = NgramDrafter(static_db=minority)
+    drafter.reset()
+    drafter.observe([7, 1])
+    tree = drafter.propose(BUDGET)
+    assert tree.tokens.tolist()[0] == 2 and tree.sources[0] == "static:1"
+    assert np.isclose(tree.probs[0], 0.4)
+    assert 5 in tree.tokens.tolist()  # the 30% runner-up gets its own branch
+    for refused in (Table({(1,): {2: 3}}), Table({(1,): {t: 5 for t in range(2, 14)}})):  # rare; 8% share
+        drafter = NgramDrafter(static_db=refused)
+        drafter.reset()
+        drafter.observe([7, 1])
+        assert len(drafter.propose(BUDGET)) == 0
+    strict = NgramConfig(static_thresholds=CountThresholds(min_count={1: 8}, min_share={1: 0.5}))
+    drafter = NgramDrafter(static_db=minority, config=strict)
+    drafter.reset()
+    drafter.observe([7, 1])
+    assert len(drafter.propose(BUDGET)) == 0
+    drafter = NgramDrafter()  # context tier: one earlier occurrence of a 1-token suffix is enough
+    drafter.observe([7, 8, 5, 7])
+    assert drafter.propose(BUDGET).tokens.tolist()[:3] == [8, 5, 7]
 
 
 def test_pipeline_model_db_round_trip(zoo, tmp_path) -> None:  # noqa: ANN001
