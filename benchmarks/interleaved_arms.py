@@ -5,9 +5,11 @@ arms alike, each generation measured again while the hypervisor stole more than 
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
+from statistics import geometric_mean
 
 from edge_spec import Pipeline
-from edge_spec.bench.machine import least_stolen
+from edge_spec.bench.machine import describe_machine, least_stolen
 from edge_spec.bench.prompts import BenchPrompt
 from edge_spec.pipeline import GenerationConfig
 
@@ -37,3 +39,16 @@ def run_interleaved(
                     raise SystemExit(f"{prompt.prompt_id}: {name}'s output differs from plain decoding")
                 differ[name] += 1
     return runs, differ
+
+
+def print_header(bundle: Path, exact: bool, prompts: int, differ: dict[str, int]) -> None:
+    """The machine, bundle, numerics and prompt count, then each arm's outputs that differ from plain."""
+    numerics = "exact" if exact else "default"
+    print(f"{describe_machine()['cpu']}, {bundle.name}, {numerics}, {prompts} prompts, 128 new tokens")
+    for name, count in differ.items():
+        print(f"{name}: {count} outputs differ from plain decoding (default numerics: see `edge-spec bench`)")
+
+
+def mean_ratio(mine: list, base: list, attribute: str) -> float:
+    """Geometric mean over prompts of ATTRIBUTE (a GenerationStats field) in MINE over BASE."""
+    return geometric_mean([getattr(a, attribute) / getattr(b, attribute) for a, b in zip(mine, base)])

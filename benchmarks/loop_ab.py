@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from statistics import geometric_mean
 
 from arm_settings import setting_value, split_settings  # benchmarks/ is on the path when this script runs
-from interleaved_arms import run_interleaved
+from interleaved_arms import mean_ratio, print_header, run_interleaved
 
 from edge_spec import Pipeline
-from edge_spec.bench.machine import describe_machine
 from edge_spec.bench.prompts import load_prompts
 from edge_spec.pipeline import GenerationConfig
 
@@ -68,16 +66,13 @@ def main() -> None:
 
     runs, differ = run_interleaved(arms, prompts, args.exact)
 
-    numerics = "exact" if args.exact else "default"
-    print(f"{describe_machine()['cpu']}, {args.bundle.name}, {numerics}, {len(prompts)} prompts, 128 new tokens")
-    for name, count in differ.items():
-        print(f"{name}: {count} outputs differ from plain decoding (default numerics: see `edge-spec bench`)")
+    print_header(args.bundle, args.exact, len(prompts), differ)
     for category, base in runs["none"].items():
         line = f"{category:15s}"
         for name in list(arms)[1:]:
             mine = runs[name][category]
-            decode = geometric_mean([a.decode_tokens_per_s / b.decode_tokens_per_s for a, b in zip(mine, base)])
-            e2e = geometric_mean([a.tokens_per_s / b.tokens_per_s for a, b in zip(mine, base)])
+            decode = mean_ratio(mine, base, "decode_tokens_per_s")
+            e2e = mean_ratio(mine, base, "tokens_per_s")
             tau = sum(s.new_tokens for s in mine) / max(1, sum(s.target_forwards for s in mine))
             line += f" | {name} decode {decode:.3f}x e2e {e2e:.3f}x tau {tau:.2f}"
         print(line)

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from statistics import geometric_mean
 
-from interleaved_arms import run_interleaved  # benchmarks/ is on the path when this script runs
+from interleaved_arms import mean_ratio, print_header, run_interleaved  # benchmarks/ is on the path
 
 from edge_spec import Pipeline
-from edge_spec.bench.machine import describe_machine
 from edge_spec.bench.prompts import load_prompts
 from edge_spec.engine.throughput_gate import ThroughputGate
 from edge_spec.pipeline import GenerationConfig
@@ -57,15 +55,12 @@ def main() -> None:
 
     runs, differ = run_interleaved(arms, prompts, args.exact)
 
-    numerics = "exact" if args.exact else "default"
-    print(f"{describe_machine()['cpu']}, {args.bundle.name}, {numerics}, {len(prompts)} prompts, 128 new tokens")
-    for name, count in differ.items():
-        print(f"{name}: {count} outputs differ from plain decoding (default numerics: see `edge-spec bench`)")
+    print_header(args.bundle, args.exact, len(prompts), differ)
     for category, base in runs["none"].items():
         line = f"{category:15s}"
         for name in list(arms)[1:]:
             mine = runs[name][category]
-            speedup = geometric_mean([a.decode_tokens_per_s / b.decode_tokens_per_s for a, b in zip(mine, base)])
+            speedup = mean_ratio(mine, base, "decode_tokens_per_s")
             tau = sum(s.new_tokens - 1 for s in mine) / max(1, sum(s.target_forwards - 1 for s in mine))
             line += f" | {name} {speedup:.3f}x tau {tau:.2f}"
         print(line)
